@@ -1,0 +1,7 @@
+"""Test-wide settings. Set here, before any notebook kernel starts, so kernels inherit them."""
+import os
+
+os.environ["COURSE_FAST"] = "1"  # notebooks shrink epochs and subsets
+os.environ["COURSE_STRICT_EXERCISES"] = "1"  # a solution that fails its own checker fails the test
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

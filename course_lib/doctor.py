@@ -1,0 +1,109 @@
+"""``python -m course_lib doctor``: what is installed, what the course expects, what to fix."""
+from __future__ import annotations
+
+import importlib.metadata as metadata
+import importlib.util
+import re
+import sys
+from pathlib import Path
+
+from .config import PROJECT_ROOT, data_dir, is_fast
+
+__all__ = ["read_pins", "check_pins", "diagnose", "main"]
+
+# Distribution names whose import name differs, for the "is it importable" check.
+_IMPORT_NAMES = {"scikit-learn": "sklearn", "tensorflow-cpu": "tensorflow", "jupyterlab": "jupyterlab"}
+
+
+def read_pins(requirements: Path | None = None) -> dict[str, str]:
+    """``{package: version}`` from the ``name==version`` lines of requirements.txt."""
+    path = requirements or PROJECT_ROOT / "requirements.txt"
+    pins = {}
+    if not path.is_file():
+        return pins
+    for line in path.read_text().splitlines():
+        match = re.match(r"^\s*([A-Za-z0-9_.\-]+)\s*==\s*([^\s;#]+)", line)
+        if match:
+            pins[match.group(1).lower()] = match.group(2)
+    return pins
+
+
+def _installed(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _same_release(installed: str, pinned: str) -> bool:
+    """``2.14.1+cpu`` satisfies a pin of ``2.14.1`` (Binder installs the CPU-only build)."""
+    return installed.split("+")[0] == pinned.split("+")[0]
+
+
+def check_pins(pins: dict[str, str]) -> list[str]:
+    """One problem line for every pinned package that is missing or of another version."""
+    problems = []
+    for name, pinned in pins.items():
+        installed = _installed(name)
+        if installed is None:
+            problems.append(f"{name} is not installed (the course pins {pinned}). Run: pip install -r requirements.txt")
+        elif not _same_release(installed, pinned):
+            problems.append(
+                f"{name} {installed} is installed but the course was tested with {pinned}; results and APIs may differ. "
+                "Run: pip install -r requirements.txt"
+            )
+    return problems
+
+
+def diagnose() -> tuple[list[str], list[str]]:
+    """(report lines, problem lines). Never imports TensorFlow: it only reads its version."""
+    from . import __version__
+    from .data import data_status
+    from .device import device_info
+
+    info = device_info()
+    lines = [
+        f"course_lib {__version__} (from {Path(__file__).resolve().parent})",
+        f"Python {info['python']} on {info['platform']}",
+        f"PyTorch {info['torch']}; best device: {info['best_device']}; available: {', '.join(info['available_devices'])}",
+        f"CPUs: {info['cpu_count']} reported, limit {info['cpu_limit'] or 'none'}, torch threads {info['torch_threads']}",
+        f"Memory: {info['memory_total_gb']} GB total, container limit {info['memory_limit_gb'] or 'none'} GB",
+        f"Fast mode (COURSE_FAST): {'on' if is_fast() else 'off'}",
+        f"Data folder: {data_dir()}",
+    ]
+    for gpu in info.get("gpus", []):
+        lines.append(f"GPU: {gpu['name']} ({gpu['memory_gb']} GB)")
+    problems = []
+    if sys.version_info < (3, 10):
+        problems.append(f"Python {info['python']} is too old: the course needs Python 3.10 or newer.")
+    for relative, state in data_status().items():
+        lines.append(f"  data/{relative}: {state}")
+        if state != "ok":
+            problems.append(
+                f"data/{relative} is {state}. Restore it with `git checkout -- data/{relative}` in the course folder, "
+                "or set COURSE_DATA_DIR to a folder with a good copy."
+            )
+    pins = read_pins()
+    if pins:
+        for name in pins:
+            installed = _installed(name)
+            lines.append(f"  {name}: {installed or 'missing'} (pinned {pins[name]})")
+        problems += check_pins(pins)
+    else:
+        lines.append("requirements.txt not found next to course_lib: cannot compare versions with the pins.")
+    if importlib.util.find_spec("tensorflow") is None:
+        problems.append("TensorFlow is not installed: the TensorFlow/Keras sections will fail. Run: pip install -r requirements.txt")
+    return lines, problems
+
+
+def main() -> int:
+    lines, problems = diagnose()
+    print("\n".join(lines))
+    print()
+    if problems:
+        print(f"{len(problems)} thing(s) to fix:")
+        for problem in problems:
+            print(f"  - {problem}")
+        return 1
+    print("Everything the course needs is in place.")
+    return 0

@@ -1,0 +1,119 @@
+"""Matplotlib helpers the chapters share: training curves, live curves, image grids."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Sequence
+
+import matplotlib.pyplot as plt
+import torch
+
+if TYPE_CHECKING:
+    from .train import History
+
+__all__ = ["plot_history", "show_images", "LivePlot", "in_notebook"]
+
+
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (where figures can be redrawn in place)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and shell.__class__.__name__ == "ZMQInteractiveShell"
+
+
+def _draw_history(axes: Sequence[plt.Axes], history: "History") -> None:
+    for ax, kind in zip(axes, ("loss", "accuracy")):
+        ax.clear()
+        for split in ("train", "val"):
+            name = f"{split}_{kind}"
+            if name in history:
+                values = history[name]
+                ax.plot(range(1, len(values) + 1), values, marker="o", label=split)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(kind)
+        ax.grid(alpha=0.3)
+        if ax.lines:
+            ax.legend()
+
+
+def plot_history(history: "History", title: str | None = None) -> plt.Figure:
+    """Loss (left) and accuracy (right, when recorded) per epoch, train against validation."""
+    has_accuracy = "train_accuracy" in history or "val_accuracy" in history
+    fig, axes = plt.subplots(1, 2 if has_accuracy else 1, figsize=(10 if has_accuracy else 5, 3.5), squeeze=False)
+    _draw_history(axes[0], history)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+class LivePlot:
+    """Redraw the training curves in place after every epoch (in a notebook; silent elsewhere)."""
+
+    def __init__(self) -> None:
+        self.enabled = in_notebook()
+        self.handle = None
+        self.fig = None
+
+    def update(self, history: "History") -> None:
+        if not self.enabled:
+            return
+        from IPython.display import display
+
+        if self.fig is None:
+            self.fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+            self.axes = axes
+            plt.close(self.fig)  # we display it ourselves, so the notebook does not draw it twice
+        _draw_history(self.axes, history)
+        self.fig.tight_layout()
+        if self.handle is None:
+            self.handle = display(self.fig, display_id=True)
+        else:
+            self.handle.update(self.fig)
+
+    def close(self) -> None:
+        self.fig = None
+
+
+def show_images(
+    images: torch.Tensor,
+    labels: Sequence[int] | torch.Tensor | None = None,
+    predictions: Sequence[int] | torch.Tensor | None = None,
+    ncols: int = 8,
+    size: float = 1.3,
+    cmap: str = "gray",
+) -> plt.Figure:
+    """A grid of images ``(N, 1, H, W)`` or ``(N, H, W)`` with their labels.
+
+    With ``predictions`` each title reads ``label → prediction``, red where they differ.
+    """
+    images = images.detach().cpu()
+    if images.ndim == 4:
+        if images.shape[1] not in (1, 3):
+            raise ValueError(f"show_images expects (N, 1, H, W) or (N, 3, H, W) images, got shape {tuple(images.shape)}.")
+        images = images.permute(0, 2, 3, 1)
+        if images.shape[-1] == 1:
+            images = images[..., 0]
+    elif images.ndim != 3:
+        raise ValueError(f"show_images expects a batch of images (N, H, W) or (N, C, H, W), got shape {tuple(images.shape)}.")
+    n = len(images)
+    if n == 0:
+        raise ValueError("show_images got no images to show.")
+    ncols = max(1, min(ncols, n))
+    nrows = (n + ncols - 1) // ncols
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * size * 1.15), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= n:
+            continue
+        ax.imshow(images[i].numpy(), cmap=cmap)
+        if labels is not None:
+            label = int(labels[i])
+            if predictions is not None:
+                predicted = int(predictions[i])
+                ax.set_title(f"{label} → {predicted}", fontsize=9, color="black" if label == predicted else "red")
+            else:
+                ax.set_title(str(label), fontsize=9)
+    fig.tight_layout()
+    return fig

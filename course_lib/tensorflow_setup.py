@@ -1,0 +1,43 @@
+"""Import TensorFlow quietly, only in the sections that compare with it.
+
+TensorFlow costs about 0.7 GB of memory and prints pages of C++ log lines on import;
+chapters call ``load_tensorflow()`` in their TensorFlow section instead of importing it
+at the top, so a learner on Binder (2 GB) can run every chapter.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from types import ModuleType
+
+__all__ = ["load_tensorflow"]
+
+
+def load_tensorflow(threads: int | None = None) -> ModuleType:
+    """Import and return ``tensorflow`` with its log noise silenced and GPU memory growth on.
+
+    Raises ``ImportError`` with the fix when TensorFlow is not installed.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide INFO and WARNING lines from C++
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # silence the oneDNN notice; results stay exact
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import tensorflow as tf
+    except ImportError as error:
+        raise ImportError(
+            "TensorFlow is not installed, so this TensorFlow section cannot run. The PyTorch parts of the chapter "
+            "work without it. To install it: pip install -r requirements.txt (from the course folder)."
+        ) from error
+    tf.get_logger().setLevel("ERROR")
+    from .device import usable_cpus
+
+    cpus = threads or usable_cpus()
+    try:  # must happen before TensorFlow runs anything; ignore if a cell already ran TF code
+        tf.config.threading.set_intra_op_parallelism_threads(cpus)
+        tf.config.threading.set_inter_op_parallelism_threads(min(2, cpus))
+        for gpu in tf.config.list_physical_devices("GPU"):
+            tf.config.experimental.set_memory_growth(gpu, True)
+    except RuntimeError:
+        pass
+    return tf
