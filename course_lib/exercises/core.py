@@ -6,7 +6,10 @@ then a wrong answer raises ``ExerciseFailed`` and a broken solution cell fails C
 """
 from __future__ import annotations
 
+import ast
 import functools
+import inspect
+import textwrap
 from typing import Any, Callable
 
 import torch
@@ -25,7 +28,27 @@ class ExerciseFailed(AssertionError):
 
 
 def _is_stub(value: Any) -> bool:
-    return value is Ellipsis
+    """``...`` itself, or a function the learner has not written yet (its body is only ``...``/``pass``)."""
+    if value is Ellipsis:
+        return True
+    if not inspect.isfunction(value):
+        return False
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(value)))
+    except (OSError, TypeError, SyntaxError):  # no source (built in a string, a lambda in an expression)
+        return False
+    func = tree.body[0] if tree.body else None
+    if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return False
+    body = list(func.body)
+    if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
+            and isinstance(body[0].value.value, str):
+        body = body[1:]  # a docstring does not count as an attempt
+    return all(
+        isinstance(stmt, ast.Pass)
+        or (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and stmt.value.value is Ellipsis)
+        for stmt in body
+    )
 
 
 def exercise(title: str) -> Callable[[Callable[..., str | None]], Callable[..., bool]]:
