@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""Set up the course and open it, or test it, with nothing but Python 3.10+ installed.
+
+    python3 course.py lab      # create .venv, install the pinned packages, open JupyterLab
+    python3 course.py test     # the same set-up, then run every test and every notebook
+    python3 course.py setup    # only the set-up
+    python3 course.py doctor   # check versions, device and data, and say what to fix
+
+The first run creates a virtual environment in ``.venv`` and installs requirements.txt
+there (a few GB, several minutes); later runs reuse it and reinstall only when
+requirements.txt changes. Extra arguments after ``test`` go to pytest, e.g.
+``python3 course.py test tests/test_data.py -x``. This file uses only the standard library.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = Path(os.environ.get("COURSE_VENV", ROOT / ".venv"))
+STAMP = VENV / ".course-installed"
+MIN_PYTHON = (3, 10)
+
+
+def venv_python() -> Path:
+    return VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def requirements_digest() -> str:
+    digest = hashlib.sha256()
+    for name in ("requirements.txt", "pyproject.toml"):
+        digest.update((ROOT / name).read_bytes())
+    return digest.hexdigest()
+
+
+def run(command: list[str | Path], **kwargs) -> None:
+    print("$", " ".join(str(part) for part in command), flush=True)
+    result = subprocess.run([str(part) for part in command], cwd=ROOT, **kwargs)
+    if result.returncode != 0:
+        sys.exit(f"\nThis step failed (exit code {result.returncode}): {' '.join(str(p) for p in command)}\n"
+                 "Read the pip or pytest message above. Network problems: retry. A broken environment: "
+                 f"delete the folder {VENV} and run this command again.")
+
+
+def setup() -> Path:
+    """Create .venv and install the pins, unless that was already done for this requirements.txt."""
+    if sys.version_info < MIN_PYTHON:
+        sys.exit(f"The course needs Python {'.'.join(map(str, MIN_PYTHON))} or newer; this is "
+                 f"{sys.platform} Python {sys.version.split()[0]}. Install a newer Python and run this again.")
+    python = venv_python()
+    if not python.exists():
+        print(f"Creating a virtual environment in {VENV} ...", flush=True)
+        venv.EnvBuilder(with_pip=True, clear=VENV.exists()).create(VENV)
+    wanted = requirements_digest()
+    if STAMP.exists() and STAMP.read_text().strip() == wanted:
+        return python
+    print("Installing the course's packages (first time: several minutes, a few GB) ...", flush=True)
+    run([python, "-m", "pip", "install", "--disable-pip-version-check", "-r", ROOT / "requirements.txt"])
+    run([python, "-m", "pip", "install", "--disable-pip-version-check", "--no-deps", "--no-build-isolation",
+         "-e", ROOT])
+    STAMP.write_text(wanted + "\n")
+    return python
+
+
+def main(argv: list[str]) -> None:
+    command, rest = (argv[0], argv[1:]) if argv else ("lab", [])
+    if command in ("-h", "--help", "help"):
+        print(__doc__)
+        return
+    if command not in ("setup", "lab", "test", "doctor"):
+        sys.exit(f"Unknown command {command!r}. Use one of: lab, test, setup, doctor (python3 course.py --help).")
+    python = setup()
+    if command == "lab":
+        os.execv(str(python), [str(python), "-m", "jupyterlab", "--notebook-dir", str(ROOT),
+                               "notebooks/00_start_here.ipynb", *rest])
+    elif command == "test":
+        os.chdir(ROOT)
+        os.execv(str(python), [str(python), "-m", "pytest", *rest])
+    elif command == "doctor":
+        run([python, "-m", "course_lib", "doctor", *rest])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
