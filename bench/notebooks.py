@@ -1,0 +1,94 @@
+"""Wall time and peak kernel memory of each chapter notebook, in fast and/or full mode.
+
+Each notebook runs top to bottom in a fresh kernel, as a learner's "Restart and run all"
+does. After its last cell, one extra cell asks the kernel for its peak resident memory
+(``ru_maxrss``): that is the number to hold under Binder's 2 GB. Prints a table and writes
+the rows as JSON to bench/results/notebooks.json.
+
+    python bench/notebooks.py                       # every notebook, fast and full
+    python bench/notebooks.py --mode full notebooks/07_cnn.ipynb
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results" / "notebooks.json"
+BINDER_LIMIT_MB = 2048
+
+PEAK_MEMORY_CELL = """\
+import json, resource, sys
+_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"peak_mb": _peak / (2**20 if sys.platform == "darwin" else 2**10)}))
+"""
+
+
+def run_notebook(path: Path, fast: bool, timeout: int) -> dict:
+    """Execute ``path`` in a fresh kernel; return its wall time, peak memory and status."""
+    notebook = nbformat.read(path, as_version=4)
+    notebook.cells.append(nbformat.v4.new_code_cell(PEAK_MEMORY_CELL))
+    saved = os.environ.get("COURSE_FAST")
+    os.environ["COURSE_FAST"] = "1" if fast else "0"  # the kernel inherits this environment
+    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    start = time.perf_counter()
+    status, peak_mb = "ok", None
+    try:
+        client.execute()
+    except CellExecutionError as error:
+        status = "error: " + str(error).strip().splitlines()[-1][:120]
+    except TimeoutError:
+        status = f"timed out after {timeout} s"
+    finally:
+        wall = time.perf_counter() - start
+        if saved is None:
+            os.environ.pop("COURSE_FAST", None)
+        else:
+            os.environ["COURSE_FAST"] = saved
+    for output in notebook.cells[-1].get("outputs", []):
+        if output.get("name") == "stdout" and "peak_mb" in output.get("text", ""):
+            peak_mb = json.loads(output["text"].strip().splitlines()[-1])["peak_mb"]
+    return {"notebook": path.name, "mode": "fast" if fast else "full", "wall_s": round(wall, 1),
+            "peak_mb": round(peak_mb) if peak_mb else None, "status": status}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="*", type=Path, help="default: every notebooks/*.ipynb")
+    parser.add_argument("--mode", choices=["fast", "full", "both"], default="both")
+    parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
+    args = parser.parse_args()
+    paths = args.notebooks or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    modes = {"fast": [True], "full": [False], "both": [True, False]}[args.mode]
+    print(f"{platform.node()}: {os.cpu_count()} CPUs, Python {platform.python_version()}", flush=True)
+    header = f"{'notebook':<24} {'mode':<5} {'wall s':>8} {'peak MB':>8}  status"
+    print(header + "\n" + "-" * len(header), flush=True)
+    rows = []
+    for path in paths:
+        for fast in modes:
+            row = run_notebook(path.resolve(), fast, args.timeout)
+            rows.append(row)
+            flag = "  OVER BINDER'S 2 GB" if row["peak_mb"] and row["peak_mb"] > BINDER_LIMIT_MB else ""
+            print(f"{row['notebook']:<24} {row['mode']:<5} {row['wall_s']:>8.1f} {row['peak_mb'] or '-':>8}  "
+                  f"{row['status']}{flag}", flush=True)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
+    fresh = {(row["notebook"], row["mode"]) for row in rows}
+    kept = [row for row in previous if (row["notebook"], row["mode"]) not in fresh]
+    RESULTS.write_text(json.dumps(sorted(kept + rows, key=lambda r: (r["notebook"], r["mode"])), indent=2) + "\n")
+    print(f"\nWrote {RESULTS.relative_to(ROOT)}")
+    return 0 if all(row["status"] == "ok" for row in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
