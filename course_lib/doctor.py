@@ -16,14 +16,20 @@ _IMPORT_NAMES = {"scikit-learn": "sklearn", "tensorflow-cpu": "tensorflow", "jup
 
 
 def read_pins(requirements: Path | None = None) -> dict[str, str]:
-    """``{package: version}`` from the ``name==version`` lines of requirements.txt."""
+    """``{package: version}`` from the ``name==version`` lines of requirements.txt.
+
+    Lines whose environment marker (``; python_version < "3.11"``) does not hold for this
+    Python are skipped, so each package maps to the version pinned for this machine.
+    """
+    from packaging.markers import Marker
+
     path = requirements or PROJECT_ROOT / "requirements.txt"
     pins = {}
     if not path.is_file():
         return pins
     for line in path.read_text().splitlines():
-        match = re.match(r"^\s*([A-Za-z0-9_.\-]+)\s*==\s*([^\s;#]+)", line)
-        if match:
+        match = re.match(r"^\s*([A-Za-z0-9_.\-]+)\s*==\s*([^\s;#]+)\s*(?:;\s*([^#]+))?", line)
+        if match and (match.group(3) is None or Marker(match.group(3).strip()).evaluate()):
             pins[match.group(1).lower()] = match.group(2)
     return pins
 

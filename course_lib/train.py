@@ -265,7 +265,7 @@ def fit(
                 loss = loss_fn(output, y)
             if not torch.isfinite(loss):
                 raise FloatingPointError(
-                    f"The loss became {float(loss)} in epoch {epoch}: training diverged. "
+                    f"The loss became {float(loss.detach())} in epoch {epoch}: training diverged. "
                     "Try a smaller learning rate, check the inputs for NaN, or clip gradients (grad_clip=1.0)."
                 )
             optimizer.zero_grad(set_to_none=True)

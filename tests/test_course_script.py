@@ -1,0 +1,34 @@
+"""course.py, the two-command quick start (only the parts that run without installing)."""
+import importlib.util
+import subprocess
+import sys
+
+from course_lib.config import PROJECT_ROOT
+
+
+def _course():
+    spec = importlib.util.spec_from_file_location("course_script", PROJECT_ROOT / "course.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_unknown_command_is_explained():
+    result = subprocess.run([sys.executable, str(PROJECT_ROOT / "course.py"), "tset"], capture_output=True, text=True)
+    assert result.returncode != 0 and "Unknown command 'tset'. Use one of: lab, test" in result.stderr
+
+
+def test_help_lists_the_two_quick_start_commands():
+    out = subprocess.run([sys.executable, str(PROJECT_ROOT / "course.py"), "--help"], capture_output=True,
+                         text=True, check=True).stdout
+    assert "python3 course.py lab" in out and "python3 course.py test" in out
+
+
+def test_reinstall_happens_when_requirements_change(tmp_path, monkeypatch):
+    course = _course()
+    (tmp_path / "requirements.txt").write_text("torch==2.14.1\n")
+    (tmp_path / "pyproject.toml").write_text("[project]\n")
+    monkeypatch.setattr(course, "ROOT", tmp_path)
+    first = course.requirements_digest()
+    (tmp_path / "requirements.txt").write_text("torch==2.14.2\n")
+    assert course.requirements_digest() != first
