@@ -9,7 +9,7 @@ import torch
 if TYPE_CHECKING:
     from .train import History
 
-__all__ = ["plot_history", "show_images", "LivePlot", "in_notebook"]
+__all__ = ["plot_history", "show_images", "LivePlot", "in_notebook", "plot_confusion_matrix"]
 
 
 def in_notebook() -> bool:
@@ -115,5 +115,44 @@ def show_images(
                 ax.set_title(f"{label} → {predicted}", fontsize=9, color="black" if label == predicted else "red")
             else:
                 ax.set_title(str(label), fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_confusion_matrix(
+    matrix: torch.Tensor, class_names: Sequence[str] | None = None, normalize: bool = False
+) -> plt.Figure:
+    """A confusion matrix as a heat map, rows = true class, columns = predicted class.
+
+    ``normalize=True`` divides each row by its sum, so the diagonal reads as each class's
+    recall and rare classes are as visible as common ones. Counts are written in the cells.
+    """
+    counts = torch.as_tensor(matrix).detach().cpu()
+    if counts.ndim != 2 or counts.shape[0] != counts.shape[1]:
+        raise ValueError(f"plot_confusion_matrix expects a square (classes, classes) matrix, got shape {tuple(counts.shape)}.")
+    n = counts.shape[0]
+    names = [str(c) for c in (class_names if class_names is not None else range(n))]
+    if len(names) != n:
+        raise ValueError(f"class_names has {len(names)} names, but the matrix has {n} classes.")
+    values = counts.double()
+    if normalize:
+        values = values / values.sum(dim=1, keepdim=True).clamp(min=1)
+    fig, ax = plt.subplots(figsize=(0.55 * n + 2.5, 0.55 * n + 2))
+    image = ax.imshow(values.numpy(), cmap="Blues", vmin=0, vmax=1 if normalize else None)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    ax.set_xticks(range(n), names)
+    ax.set_yticks(range(n), names)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title("confusion matrix" + (" (each row sums to 1)" if normalize else ""))
+    threshold = float(values.max()) / 2
+    for i in range(n):
+        for j in range(n):
+            v = float(values[i, j])
+            text = f"{v:.2f}" if normalize else f"{int(counts[i, j])}"
+            if normalize and v == 0:
+                text = "0"
+            ax.text(j, i, text, ha="center", va="center", fontsize=7 if n > 8 else 9,
+                    color="white" if v > threshold else "black")
     fig.tight_layout()
     return fig

@@ -85,3 +85,28 @@ def test_errors_say_what_is_wrong():
         accuracy(torch.tensor([], dtype=torch.long), torch.tensor([], dtype=torch.long))
     with pytest.raises(ValueError, match="1-D tensor"):
         accuracy(y.reshape(3, 1), y.reshape(3, 1))
+
+
+def test_plot_confusion_matrix_counts_and_normalised():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from course_lib.plots import plot_confusion_matrix
+
+    matrix = torch.tensor([[5, 1, 0], [2, 2, 0], [0, 0, 0]])
+    fig = plot_confusion_matrix(matrix, class_names=["a", "b", "c"])
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b", "c"]
+    assert [t.get_text() for t in ax.texts][:3] == ["5", "1", "0"]
+    plt.close(fig)
+    fig = plot_confusion_matrix(matrix, normalize=True)
+    data = fig.axes[0].images[0].get_array()
+    np.testing.assert_allclose(np.asarray(data)[0], [5 / 6, 1 / 6, 0])
+    np.testing.assert_allclose(np.asarray(data)[2], [0, 0, 0])  # an empty row stays 0, no division by zero
+    plt.close(fig)
+    with pytest.raises(ValueError, match="square"):
+        plot_confusion_matrix(torch.zeros(2, 3))
+    with pytest.raises(ValueError, match="2 names, but the matrix has 3 classes"):
+        plot_confusion_matrix(matrix, class_names=["a", "b"])
