@@ -1,0 +1,172 @@
+"""Activation functions and their derivatives, written from the math with plain tensor operations.
+
+Chapter 03 builds these by hand and checks them against ``torch.nn.functional`` and autograd
+(tests/test_scratch_activations.py). Every function takes a floating-point tensor and returns
+one of the same shape and dtype. ``<name>_grad(x)`` is the elementwise derivative
+:math:`f'(x)`, the number autograd multiplies the incoming gradient by.
+
+Two numerical points matter more than the formulas:
+
+- ``sigmoid`` never computes ``exp`` of a large positive number: it uses
+  :math:`e^{-|x|}`, which lies in (0, 1], and picks the algebraically equal form for each sign.
+- ``softmax`` and ``log_softmax`` subtract the maximum first. The result is unchanged
+  (the factor :math:`e^{-m}` cancels) but ``exp`` never sees a number above 0, so logits of
+  1000 do not overflow to ``inf``.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+__all__ = [
+    "sigmoid", "sigmoid_grad",
+    "tanh", "tanh_grad",
+    "relu", "relu_grad",
+    "leaky_relu", "leaky_relu_grad",
+    "gelu", "gelu_grad",
+    "softmax", "log_softmax",
+]
+
+_SQRT_2 = math.sqrt(2.0)
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_GELU_TANH_COEFF = 0.044715  # the cubic term of Hendrycks & Gimpel's tanh approximation
+
+
+def _check_float(x: torch.Tensor, name: str) -> None:
+    """Activations are defined on real numbers: refuse integers and non-tensors with the fix."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} expects a torch.Tensor, got a {type(x).__name__}. Wrap it: torch.tensor(..., dtype=torch.float32).")
+    if not torch.is_floating_point(x):
+        raise TypeError(f"{name} expects a floating-point tensor (float32 or float64), got {x.dtype}. Convert it with x.float().")
+
+
+# ----------------------------------------------------------------------------- sigmoid
+def sigmoid(x: torch.Tensor) -> torch.Tensor:
+    r"""Logistic sigmoid :math:`\sigma(x) = 1 / (1 + e^{-x})`, stable for any :math:`|x|`.
+
+    For :math:`x \ge 0` it uses :math:`1/(1+e^{-x})`; for :math:`x < 0` the equal
+    :math:`e^{x}/(1+e^{x})`. Both only ever exponentiate :math:`-|x|`.
+    """
+    _check_float(x, "sigmoid")
+    e = torch.exp(-x.abs())  # in (0, 1]: never overflows
+    return torch.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def sigmoid_grad(x: torch.Tensor) -> torch.Tensor:
+    r""":math:`\sigma'(x) = \sigma(x)\,(1 - \sigma(x))`; at most 0.25 (at 0), near 0 for large :math:`|x|`."""
+    s = sigmoid(x)
+    return s * (1.0 - s)
+
+
+# ----------------------------------------------------------------------------- tanh
+def tanh(x: torch.Tensor) -> torch.Tensor:
+    r"""Hyperbolic tangent :math:`\tanh x = (e^{x} - e^{-x}) / (e^{x} + e^{-x})`.
+
+    Computed as :math:`\operatorname{sign}(x)\,(1 - e^{-2|x|}) / (1 + e^{-2|x|})`, with ``expm1`` for the
+    numerator so small :math:`x` keep full precision and large :math:`|x|` never overflow.
+    """
+    _check_float(x, "tanh")
+    e = torch.exp(-2.0 * x.abs())
+    magnitude = -torch.expm1(-2.0 * x.abs()) / (1.0 + e)
+    return torch.where(x < 0, -magnitude, magnitude)
+
+
+def tanh_grad(x: torch.Tensor) -> torch.Tensor:
+    r""":math:`\tanh'(x) = 1 - \tanh^2 x`; 1 at 0, near 0 for large :math:`|x|`."""
+    t = tanh(x)
+    return 1.0 - t * t
+
+
+# ----------------------------------------------------------------------------- ReLU
+def relu(x: torch.Tensor) -> torch.Tensor:
+    r""":math:`\mathrm{ReLU}(x) = \max(x, 0)`. NaN stays NaN, as in PyTorch."""
+    _check_float(x, "relu")
+    return x.clamp(min=0)
+
+
+def relu_grad(x: torch.Tensor) -> torch.Tensor:
+    r""":math:`\mathrm{ReLU}'(x)`: 1 for :math:`x > 0`, 0 for :math:`x < 0`.
+
+    ReLU has no derivative at 0; like PyTorch and TensorFlow we use 0 there (any value in
+    [0, 1] is a valid subgradient, and exact zeros are rare in float arithmetic).
+    """
+    _check_float(x, "relu_grad")
+    return (x > 0).to(x.dtype)
+
+
+def leaky_relu(x: torch.Tensor, negative_slope: float = 0.01) -> torch.Tensor:
+    r""":math:`x` for :math:`x > 0`, ``negative_slope`` :math:`\cdot x` otherwise: negative inputs still pass a gradient."""
+    _check_float(x, "leaky_relu")
+    return torch.where(x > 0, x, x * negative_slope)
+
+
+def leaky_relu_grad(x: torch.Tensor, negative_slope: float = 0.01) -> torch.Tensor:
+    """1 for ``x > 0``, ``negative_slope`` otherwise (also at 0, as PyTorch does)."""
+    _check_float(x, "leaky_relu_grad")
+    return torch.where(x > 0, torch.ones_like(x), torch.full_like(x, negative_slope))
+
+
+# ----------------------------------------------------------------------------- GELU
+def _check_approximate(approximate: str) -> None:
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f'approximate must be "none" (the exact erf form) or "tanh" (the fast approximation), '
+                         f"got {approximate!r}.")
+
+
+def gelu(x: torch.Tensor, approximate: str = "none") -> torch.Tensor:
+    r"""Gaussian error linear unit :math:`x\,\Phi(x)`, with :math:`\Phi` the standard normal CDF.
+
+    ``approximate="none"``: :math:`\tfrac{x}{2}\,(1 + \operatorname{erf}(x/\sqrt 2))`.
+    ``approximate="tanh"``: :math:`\tfrac{x}{2}\,(1 + \tanh(\sqrt{2/\pi}\,(x + 0.044715\,x^3)))` (GPT-2, BERT).
+    """
+    _check_float(x, "gelu")
+    _check_approximate(approximate)
+    if approximate == "tanh":
+        inner = _SQRT_2_OVER_PI * (x + _GELU_TANH_COEFF * x ** 3)
+        return x * sigmoid(2.0 * inner)  # = x/2 (1 + tanh(inner)), without rounding 1 + tanh to 0 in the tail
+    return 0.5 * x * (1.0 + torch.erf(x / _SQRT_2))
+
+
+def gelu_grad(x: torch.Tensor, approximate: str = "none") -> torch.Tensor:
+    r"""Derivative of ``gelu``.
+
+    Exact: :math:`\Phi(x) + x\,\varphi(x)` with :math:`\varphi(x) = e^{-x^2/2}/\sqrt{2\pi}`.
+    Tanh form, with :math:`u = \sqrt{2/\pi}\,(x + 0.044715\,x^3)` and :math:`t = \tanh u`:
+    :math:`\tfrac12(1+t) + \tfrac12 x\,(1-t^2)\,u'(x)`. Computed through :math:`\tfrac12(1 + \tanh u) = \sigma(2u)`
+    and :math:`\tfrac12(1 - t^2) = 2\sigma(2u)\sigma(-2u)`, which stay accurate where :math:`t` rounds to :math:`\pm 1`.
+    """
+    _check_float(x, "gelu_grad")
+    _check_approximate(approximate)
+    if approximate == "tanh":
+        u = _SQRT_2_OVER_PI * (x + _GELU_TANH_COEFF * x ** 3)
+        inner_grad = _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_TANH_COEFF * x ** 2)
+        s_pos, s_neg = sigmoid(2.0 * u), sigmoid(-2.0 * u)
+        return s_pos + 2.0 * x * s_pos * s_neg * inner_grad
+    cdf = 0.5 * (1.0 + torch.erf(x / _SQRT_2))
+    pdf = torch.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
+    return cdf + x * pdf
+
+
+# ----------------------------------------------------------------------------- softmax
+def softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    r""":math:`\mathrm{softmax}(x)_i = e^{x_i - m} / \sum_j e^{x_j - m}` along ``dim``, with :math:`m = \max_j x_j`.
+
+    Subtracting :math:`m` changes nothing mathematically and keeps every exponent :math:`\le 0`.
+    Its Jacobian is :math:`\partial s_i/\partial x_j = s_i(\delta_{ij} - s_j)` (chapter 03).
+    """
+    _check_float(x, "softmax")
+    shifted = x - x.amax(dim=dim, keepdim=True)
+    e = torch.exp(shifted)
+    return e / e.sum(dim=dim, keepdim=True)
+
+
+def log_softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    r""":math:`\log \mathrm{softmax}(x)_i = x_i - m - \log \sum_j e^{x_j - m}` (the log-sum-exp trick).
+
+    Never takes the log of a softmax that underflowed to 0, so it stays finite where
+    ``softmax(x).log()`` gives ``-inf``.
+    """
+    _check_float(x, "log_softmax")
+    shifted = x - x.amax(dim=dim, keepdim=True)
+    return shifted - torch.log(torch.exp(shifted).sum(dim=dim, keepdim=True))
