@@ -41,16 +41,28 @@ def _check_float(x: torch.Tensor, name: str) -> None:
         raise TypeError(f"{name} expects a floating-point tensor (float32 or float64), got {x.dtype}. Convert it with x.float().")
 
 
+def _split_by_sign(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``x`` where ``x >= 0`` (else 0) and ``x`` where ``x < 0`` (else 0).
+
+    Each branch of a ``torch.where`` then sees only safe inputs, so the branch that is not chosen
+    never makes an ``inf`` whose gradient would turn into NaN, and autograd gets the right slope
+    at 0 (going through ``x.abs()`` would give slope 0 there).
+    """
+    zero = torch.zeros_like(x)
+    return torch.where(x >= 0, x, zero), torch.where(x < 0, x, zero)
+
+
 # ----------------------------------------------------------------------------- sigmoid
 def sigmoid(x: torch.Tensor) -> torch.Tensor:
     r"""Logistic sigmoid :math:`\sigma(x) = 1 / (1 + e^{-x})`, stable for any :math:`|x|`.
 
     For :math:`x \ge 0` it uses :math:`1/(1+e^{-x})`; for :math:`x < 0` the equal
-    :math:`e^{x}/(1+e^{x})`. Both only ever exponentiate :math:`-|x|`.
+    :math:`e^{x}/(1+e^{x})`. Both only ever exponentiate a number :math:`\le 0`.
     """
     _check_float(x, "sigmoid")
-    e = torch.exp(-x.abs())  # in (0, 1]: never overflows
-    return torch.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    x_pos, x_neg = _split_by_sign(x)
+    e_neg = torch.exp(x_neg)  # in (0, 1]: never overflows
+    return torch.where(x >= 0, 1.0 / (1.0 + torch.exp(-x_pos)), e_neg / (1.0 + e_neg))
 
 
 def sigmoid_grad(x: torch.Tensor) -> torch.Tensor:
@@ -63,13 +75,14 @@ def sigmoid_grad(x: torch.Tensor) -> torch.Tensor:
 def tanh(x: torch.Tensor) -> torch.Tensor:
     r"""Hyperbolic tangent :math:`\tanh x = (e^{x} - e^{-x}) / (e^{x} + e^{-x})`.
 
-    Computed as :math:`\operatorname{sign}(x)\,(1 - e^{-2|x|}) / (1 + e^{-2|x|})`, with ``expm1`` for the
-    numerator so small :math:`x` keep full precision and large :math:`|x|` never overflow.
+    Computed as :math:`(1 - e^{-2x}) / (1 + e^{-2x})` for :math:`x \ge 0` and the mirrored form for :math:`x < 0`,
+    with ``expm1`` for the numerator so small :math:`x` keep full precision and large :math:`|x|` never overflow.
     """
     _check_float(x, "tanh")
-    e = torch.exp(-2.0 * x.abs())
-    magnitude = -torch.expm1(-2.0 * x.abs()) / (1.0 + e)
-    return torch.where(x < 0, -magnitude, magnitude)
+    x_pos, x_neg = _split_by_sign(x)
+    positive = -torch.expm1(-2.0 * x_pos) / (1.0 + torch.exp(-2.0 * x_pos))
+    negative = torch.expm1(2.0 * x_neg) / (1.0 + torch.exp(2.0 * x_neg))
+    return torch.where(x >= 0, positive, negative)
 
 
 def tanh_grad(x: torch.Tensor) -> torch.Tensor:
