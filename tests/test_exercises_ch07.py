@@ -1,0 +1,168 @@
+"""Chapter 07's checkers accept right answers, name the usual mistakes, and treat stubs as not attempted.
+
+The root conftest sets COURSE_STRICT_EXERCISES=1, so a wrong answer raises ExerciseFailed.
+"""
+import pytest
+import torch
+from torch import nn
+
+from course_lib.exercises import ExerciseFailed
+from course_lib.exercises import ch07_cnn as ex
+
+
+def fails(checker, answer, match):
+    with pytest.raises(ExerciseFailed, match=match):
+        checker(answer)
+
+
+def stub_corr2d(image, kernel):
+    ...
+
+
+@pytest.mark.parametrize(
+    "checker, stub",
+    [(ex.check_shapes, ...), (ex.check_conv_parameters, ...), (ex.check_corr2d, stub_corr2d),
+     (ex.check_edge_kernel, ...)],
+)
+def test_stubs_are_not_attempted(checker, stub, capsys):
+    assert checker(stub) is False
+    assert "⏳" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- 1. shapes
+def test_shapes_right_answer_matches_torch(capsys):
+    layers = [getattr(nn, kind)(**cfg) for kind, cfg in ex.SHAPES_NETWORK]
+    x, shapes = torch.zeros(1, 1, 28, 28), []
+    for layer in layers:
+        x = layer(x)
+        shapes.append(tuple(x.shape[1:]))
+    assert ex.check_shapes(shapes) is True
+    assert ex.check_shapes([[8, 14, 14], [8, 7, 7], [16, 5, 5]]) is True
+    assert "flattening the last gives 400 features" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("answer, match", [
+    ([(8, 13, 13), (8, 6, 6), (16, 4, 4)], r"layer 1 should give \(8, 14, 14\).*left out the padding.*or forgot the \+ 1"),
+    ([(8, 28, 28), (8, 14, 14), (16, 12, 12)], "layer 1 .*left out the stride"),
+    ([(8, 15, 15), (8, 7, 7), (16, 5, 5)], "layer 1 .*rounded up"),
+    ([(8, 14, 14), (8, 13, 13), (16, 11, 11)], "layer 2 .*left out the stride.*stride defaults to its kernel size"),
+    ([(8, 14, 14), (8, 7, 7), (16, 4, 4)], r"layer 3 .*forgot the \+ 1"),
+    ([(8, 14, 14), (8, 7, 7), (16, 7, 7)], r"layer 3 .*use floor.*loses kernel - 1 = 2 pixels"),
+    ([(8, 14, 14), (8, 7, 6), (16, 5, 5)], r"layer 2 should give \(8, 7, 7\), you wrote \(8, 7, 6\)"),
+    ([(1, 14, 14), (1, 7, 7), (16, 5, 5)], "layer 1 has 1 channels .* but 8: a convolution outputs out_channels"),
+    ([(8, 14, 14), (16, 7, 7), (16, 5, 5)], "layer 2 .*pooling keeps the number of channels"),
+    ([(8, 14, 14), (8, 7, 7)], "three"),
+    ([(8, 14), (8, 7, 7), (16, 5, 5)], "three"),
+    (42, "list of three"),
+])
+def test_shapes_wrong_answers(answer, match):
+    fails(ex.check_shapes, answer, match)
+
+
+# ----------------------------------------------------------------------------- 2. parameters
+def test_conv_parameters():
+    assert ex.check_conv_parameters(sum(p.numel() for p in nn.Conv2d(16, 32, 3).parameters())) is True
+    fails(ex.check_conv_parameters, 4608, "weights only: each of the 32 filters also has one bias")
+    fails(ex.check_conv_parameters, 320, "16 x 3 x 3 weights, not 3 x 3")
+    fails(ex.check_conv_parameters, 4624, "one bias per output channel")
+    fails(ex.check_conv_parameters, 32 * 16 * 3 + 32, "9 weights per input channel, not 3")
+    fails(ex.check_conv_parameters, 1000, "not it. Count per filter")
+    fails(ex.check_conv_parameters, "4640", "whole number, got a str")
+
+
+# ----------------------------------------------------------------------------- 3. corr2d
+def good_corr2d(image, kernel):
+    kh, kw = kernel.shape
+    out = torch.zeros(image.shape[0] - kh + 1, image.shape[1] - kw + 1, dtype=image.dtype)
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            out[i, j] = (image[i:i + kh, j:j + kw] * kernel).sum()
+    return out
+
+
+def vectorised_corr2d(image, kernel):
+    windows = image.unfold(0, kernel.shape[0], 1).unfold(1, kernel.shape[1], 1)
+    return (windows * kernel).sum(dim=(-2, -1))
+
+
+def flipped(image, kernel):
+    return good_corr2d(image, kernel.flip(0, 1))
+
+
+def padded_same(image, kernel):
+    return torch.nn.functional.conv2d(image[None, None], kernel[None, None], padding="same")[0, 0]
+
+
+def off_by_one(image, kernel):
+    return good_corr2d(image, kernel)[:-1, :-1]
+
+
+def transposed(image, kernel):
+    return good_corr2d(image, kernel).T
+
+
+def transposed_when_not_square(image, kernel):
+    out = good_corr2d(image, kernel)
+    return out if out.shape[0] == out.shape[1] else out.T.contiguous()
+
+
+def wrong_values(image, kernel):
+    out = good_corr2d(image, kernel)
+    out[-1, -1] += 1.0
+    return out
+
+
+def forgot_return(image, kernel):
+    good_corr2d(image, kernel)
+
+
+def crashes(image, kernel):
+    return image @ kernel  # shapes do not match for matrix multiplication
+
+
+def test_corr2d_accepts_loops_and_vectorised():
+    assert ex.check_corr2d(good_corr2d) is True
+    assert ex.check_corr2d(vectorised_corr2d) is True
+
+
+@pytest.mark.parametrize("answer, match", [
+    (flipped, "true convolution: you flipped the kernel"),
+    (padded_same, r"input's shape \(5, 5\).*H - kH \+ 1"),
+    (off_by_one, r"one short in each direction.*range\(H - kH \+ 1\)"),
+    (transposed, "rows and columns are swapped"),
+    (transposed_when_not_square, r"kernel 2x3\): .*rows and columns are swapped"),
+    (wrong_values, r"the value at \(2, 2\) is"),
+    (forgot_return, "returned None"),
+])
+def test_corr2d_wrong_answers(answer, match):
+    fails(ex.check_corr2d, answer, match)
+
+
+def test_corr2d_that_raises_is_reported():
+    with pytest.raises(RuntimeError):
+        ex.check_corr2d(crashes)
+
+
+# ----------------------------------------------------------------------------- 4. edge kernel
+@pytest.mark.parametrize("kernel", [
+    [[-1, -2, -1], [0, 0, 0], [1, 2, 1]],
+    [[-1, -1, -1], [0, 0, 0], [1, 1, 1]],
+    [[0, -1, 0], [0, 1, 0], [0, 0, 0]],
+    torch.tensor([[-0.5, -0.5, -0.5], [0.0, 0.0, 0.0], [0.5, 0.5, 0.5]]),
+])
+def test_edge_kernel_accepts_horizontal_edge_detectors(kernel):
+    assert ex.check_edge_kernel(kernel) is True
+
+
+@pytest.mark.parametrize("kernel, match", [
+    ([[1, 2, 1], [0, 0, 0], [-1, -2, -1]], "opposite edge. Flip its sign"),
+    ([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], "does not respond to a horizontal edge"),
+    ([[-1, -2, -1], [0, 1, 0], [1, 2, 1]], "weights add up to 1"),
+    ([[0, 0, 0], [0, 1, 0], [0, 0, 0]], "weights add up to 1"),
+    ([[-2, -1, 0], [0, 0, 0], [0, 1, 2]], "also responds to a vertical edge"),
+    ([[0, 0, 0], [0, 0, 0], [0, 0, 0]], "all zeros"),
+    ([[1, -1], [1, -1]], r"shape \(2, 2\), expected \(3, 3\)"),
+    ([[float("nan")] * 3] * 3, "inf or NaN"),
+])
+def test_edge_kernel_wrong_answers(kernel, match):
+    fails(ex.check_edge_kernel, kernel, match)
