@@ -1,0 +1,286 @@
+"""Chapter 02's checkers accept right answers, name the usual mistakes, and treat stubs as not attempted.
+
+The root conftest sets COURSE_STRICT_EXERCISES=1, so a wrong answer raises ExerciseFailed.
+"""
+import math
+
+import pytest
+import torch
+
+from course_lib.exercises import ExerciseFailed
+from course_lib.exercises import ch02_autograd as ex
+from course_lib.scratch.autograd import Value
+
+
+def fails(checker, answer, match):
+    with pytest.raises(ExerciseFailed, match=match):
+        checker(answer)
+
+
+# ----------------------------------------------------------------------------- stubs
+def stub_op(x):
+    ...
+
+
+def stub_three(f, xs, h=1e-6):
+    pass
+
+
+def stub_two(f, x):
+    """A docstring alone is still a stub."""
+    ...
+
+
+@pytest.mark.parametrize("checker, stub", [(ex.check_hand_gradient, ...), (ex.check_sigmoid_op, stub_op),
+                                           (ex.check_numerical_gradient, stub_three),
+                                           (ex.check_torch_gradient, stub_two)])
+def test_stubs_are_not_attempted(checker, stub, capsys):
+    assert checker(stub) is False
+    assert "⏳" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- 1. by hand
+def test_hand_gradient_accepts_the_answer_in_several_forms(capsys):
+    assert ex.check_hand_gradient((6.0, -18.0))
+    assert ex.check_hand_gradient([6, -18])
+    assert ex.check_hand_gradient(torch.tensor([6.0, -18.0]))
+    assert "✅" in capsys.readouterr().out
+
+
+def test_hand_gradient_agrees_with_the_engine():
+    x, y = Value(ex.HAND_POINT["x"]), Value(ex.HAND_POINT["y"])
+    ((x * y + y) ** 2).backward()
+    assert ex.check_hand_gradient((x.grad, y.grad))
+
+
+@pytest.mark.parametrize(
+    "answer, message",
+    [
+        ((-18.0, 6.0), r"swapped"),
+        ((-6.0, 18.0), r"both signs are flipped"),
+        ((-1.0, 3.0), r"du/dx and du/dy of the inner node.*2u"),
+        ((3.0, -9.0), r"half the right size"),
+        ((6.0, -12.0), r"missing a term: y appears twice"),
+        ((6.0, 5.0), r"df/dx = 6 is right, but df/dy = 5 is not"),
+        ((1.0, -18.0), r"df/dy = -18 is right, but df/dx = 1 is not"),
+        ((0.0, 0.0), r"\(0, 0\) is not right. Compute u"),
+        ((6.0,), r"should be a pair \(df_dx, df_dy\)"),
+        (6.0, r"should be a pair"),
+        (("6", "-18"), r"both entries should be numbers"),
+    ],
+)
+def test_hand_gradient_names_the_mistake(answer, message):
+    fails(ex.check_hand_gradient, answer, message)
+
+
+# ----------------------------------------------------------------------------- 2. sigmoid op
+def _sigmoid_value(s):
+    return 1 / (1 + math.exp(-s))
+
+
+def sigmoid_right(x):
+    s = _sigmoid_value(x.data)
+    out = Value(s, inputs=(x,), op="sigmoid")
+
+    def _backward():
+        x.grad += s * (1 - s) * out.grad
+
+    out._backward = _backward
+    return out
+
+
+def sigmoid_composed(x):  # built from existing ops: also right
+    return 1 / (1 + (-x).exp())
+
+
+def _variant(forward=_sigmoid_value, local=lambda s, x: s * (1 - s), upstream=True, assign=False, inputs=True,
+             attach=True, as_float=False):
+    def op(x):
+        s = forward(x.data)
+        if as_float:
+            return s
+        out = Value(s, inputs=(x,) if inputs else (), op="sigmoid")
+
+        def _backward():
+            g = local(s, x.data) * (out.grad if upstream else 1.0)
+            if assign:
+                x.grad = g
+            else:
+                x.grad += g
+
+        if attach:
+            out._backward = _backward
+        return out
+
+    return op
+
+
+def test_sigmoid_op_accepts_a_new_node_or_a_composition(capsys):
+    assert ex.check_sigmoid_op(sigmoid_right)
+    assert ex.check_sigmoid_op(sigmoid_composed)
+    assert ex.check_sigmoid_op(lambda x: x.sigmoid())
+    assert "✅" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "fn, message",
+    [
+        (_variant(as_float=True), r"returned a float; return the new Value"),
+        (_variant(forward=lambda v: 1 / (1 + math.exp(v))), r"1/\(1 \+ e\^x\); sigmoid is 1/\(1 \+ e\^\(-x\)\)"),
+        (_variant(forward=lambda v: math.tanh(v)), r"forward value at x = -3 is -0.995055, expected sigmoid"),
+        (_variant(inputs=False), r"does not list x among its inputs.*inputs=\(x,\)"),
+        (_variant(attach=False), r"x.grad stayed 0.*out._backward = _backward"),
+        (_variant(upstream=False), r"multiply the local derivative by out.grad"),
+        (_variant(local=lambda s, x: x * (1 - x)), r"you used x.data in the derivative"),
+        (_variant(local=lambda s, x: s), r"x.grad is 0.142278; expected 3·s\(1 - s\) = 0.135530"),
+        (_variant(assign=True), r"lost the contribution of the second path: use x.grad \+= "),
+    ],
+)
+def test_sigmoid_op_names_the_mistake(fn, message):
+    fails(ex.check_sigmoid_op, fn, message)
+
+
+def test_sigmoid_op_reports_the_learners_own_exception(capsys):
+    def broken(x):
+        return Value(1 / (1 + math.exp(-x)))  # exp of a Value: TypeError
+
+    with pytest.raises(TypeError):
+        ex.check_sigmoid_op(broken)
+    assert "your code raised TypeError" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- 3. finite differences
+def central(f, xs, h=1e-6):
+    grads = []
+    for i in range(len(xs)):
+        up, down = list(xs), list(xs)
+        up[i] += h
+        down[i] -= h
+        grads.append((f(up) - f(down)) / (2 * h))
+    return grads
+
+
+def central_in_place(f, xs, h=1e-6):  # nudges xs itself but restores it: also right
+    grads = []
+    for i in range(len(xs)):
+        keep = xs[i]
+        xs[i] = keep + h
+        up = f(xs)
+        xs[i] = keep - h
+        down = f(xs)
+        xs[i] = keep
+        grads.append((up - down) / (2 * h))
+    return grads
+
+
+def forward_difference(f, xs, h=1e-6):
+    grads = []
+    for i in range(len(xs)):
+        up = list(xs)
+        up[i] += h
+        grads.append((f(up) - f(xs)) / h)
+    return grads
+
+
+def backward_difference(f, xs, h=1e-6):
+    grads = []
+    for i in range(len(xs)):
+        down = list(xs)
+        down[i] -= h
+        grads.append((f(xs) - f(down)) / h)
+    return grads
+
+
+def divides_by_h(f, xs, h=1e-6):
+    return [2 * g for g in central(f, xs, h)]
+
+
+def forgets_to_restore(f, xs, h=1e-6):
+    grads = []
+    for i in range(len(xs)):
+        xs[i] += h
+        up = f(xs)
+        xs[i] -= 2 * h
+        grads.append((up - f(xs)) / (2 * h))
+    return grads
+
+
+def test_numerical_gradient_accepts_central_differences(capsys):
+    assert ex.check_numerical_gradient(central)
+    assert ex.check_numerical_gradient(central_in_place)
+    assert ex.check_numerical_gradient(lambda f, xs, h=1e-6: torch.tensor(central(f, xs, h)))
+    assert "✅" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "fn, message",
+    [
+        (forward_difference, r"forward \(f\(x \+ h\) - f\(x\)\) / h difference"),
+        (backward_difference, r"backward \(f\(x\) - f\(x - h\)\) / h difference"),
+        (divides_by_h, r"twice the derivative.*divide by 2 \* h"),
+        (forgets_to_restore, r"changed xs to .*restore xs\[i\] after each nudge"),
+        (lambda f, xs, h=1e-6: None, r"returned None"),
+        (lambda f, xs, h=1e-6: central(f, xs, h)[:2], r"returned 2 numbers for 3 inputs"),
+        (lambda f, xs, h=1e-6: 3.0, r"one number per input"),
+        (lambda f, xs, h=1e-6: [0.0, 0.0, 0.0], r"the derivative for input 1 is 0.000000, expected about 2.639400"),
+    ],
+)
+def test_numerical_gradient_names_the_mistake(fn, message):
+    fails(ex.check_numerical_gradient, fn, message)
+
+
+# ----------------------------------------------------------------------------- 4. torch.autograd
+def torch_gradient(f, x):
+    x = x.detach().clone().requires_grad_(True)
+    f(x).backward()
+    return x.grad
+
+
+def with_autograd_grad(f, x):
+    x = x.detach().clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(f(x), x)
+    return grad
+
+
+def test_torch_gradient_accepts_backward_and_autograd_grad(capsys):
+    assert ex.check_torch_gradient(torch_gradient)
+    assert ex.check_torch_gradient(with_autograd_grad)
+    assert "✅" in capsys.readouterr().out
+
+
+def changes_the_callers_tensor(f, x):
+    x.requires_grad_(True)
+    f(x).backward()
+    return x.grad
+
+
+SHARED = {}
+
+
+def accumulates(f, x):
+    leaf = SHARED.setdefault(tuple(x.shape), x.detach().clone().requires_grad_(True))
+    f(leaf).backward()
+    return leaf.grad
+
+
+def returns_graph_tensor(f, x):
+    x = x.detach().clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(f(x), x, create_graph=True)
+    return grad
+
+
+@pytest.mark.parametrize(
+    "fn, message",
+    [
+        (changes_the_callers_tensor, r"changed the caller's tensor.*detach\(\).clone\(\).requires_grad_"),
+        (accumulates, r"second time on the same x.*accumulated"),
+        (returns_graph_tensor, r"still requires grad"),
+        (lambda f, x: None, r"returned None"),
+        (lambda f, x: 2.0, r"return a tensor shaped like x, got a float"),
+        (lambda f, x: torch.zeros(1), r"has shape \(1,\); it must have x's shape \(3,\)"),
+        (lambda f, x: 2 * x + 1, r"f\(x\) = \(x\*\*2\).sum\(\) at x = \[1.0, -2.0, 3.0\] you returned \[3.0"),
+    ],
+)
+def test_torch_gradient_names_the_mistake(fn, message):
+    fails(ex.check_torch_gradient, fn, message)
+    SHARED.clear()
