@@ -1,0 +1,189 @@
+"""Checkers for chapter 04 (losses): each spots the usual mistake and says how to fix it.
+
+Use in a notebook: ``from course_lib.exercises import ch04_losses as ex`` then
+``ex.check_bce_with_logits(my_bce)``.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+
+from .core import Incorrect, exercise, expect_close, expect_shape
+
+__all__ = ["check_bce_with_logits", "check_cross_entropy", "check_smoothed_targets", "check_kl_divergence"]
+
+
+def _require_tensor(value: Any, what: str) -> torch.Tensor:
+    if value is None:
+        raise Incorrect(f"{what} is None. Did you forget a `return`?")
+    if not isinstance(value, torch.Tensor):
+        raise Incorrect(f"{what} is a {type(value).__name__}, not a torch.Tensor. Build it with torch operations.")
+    return value
+
+
+def _scalar(value: Any, what: str, per_element_shape: tuple[int, ...]) -> float:
+    tensor = _require_tensor(value, what)
+    if tuple(tensor.shape) == tuple(per_element_shape):
+        raise Incorrect(f"{what} has shape {tuple(tensor.shape)}: one loss per element. The task asks for the mean "
+                        "over the batch, a single number: finish with .mean().")
+    if tensor.numel() != 1:
+        raise Incorrect(f"{what} should be a single number (the mean loss), got shape {tuple(tensor.shape)}.")
+    return float(tensor)
+
+
+def _near(a: float, b: float, tol: float = 1e-4) -> bool:
+    return abs(a - b) <= tol * max(1.0, abs(b))
+
+
+# ----------------------------------------------------------------------------- 1. BCE with logits
+@exercise("Binary cross-entropy from logits, stably")
+def check_bce_with_logits(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> str:
+    """``fn(logits, targets)`` is the mean binary cross-entropy of sigmoid(logits), finite for logits of +-200."""
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randn(12, generator=gen) * 2
+    targets = (torch.rand(12, generator=gen) > 0.5).float()
+    expected = float(F.binary_cross_entropy_with_logits(logits, targets))
+    got = _scalar(fn(logits.clone(), targets.clone()), "your loss", (12,))
+    if _near(got, -expected):
+        raise Incorrect(f"your loss is {got:.4f}, the negative of the right value: cross-entropy is "
+                        "-[y log p + (1 - y) log(1 - p)], with the minus sign in front; a loss is never negative.")
+    if _near(got, float(F.binary_cross_entropy_with_logits(logits, targets, reduction="sum"))):
+        raise Incorrect("you summed over the batch; the task asks for the mean (.mean()), as PyTorch's default does.")
+    if _near(got, float(F.binary_cross_entropy_with_logits(logits, 1 - targets))):
+        raise Incorrect("you swapped y and 1 - y: a target of 1 should be scored by log p, a target of 0 by log(1 - p).")
+    if _near(got, float(F.binary_cross_entropy(logits.sigmoid().sigmoid(), targets))):
+        raise Incorrect("you applied the sigmoid twice. fn receives logits; the formula turns them into probabilities once.")
+    if not _near(got, expected):
+        raise Incorrect(f"on ordinary logits your loss is {got:.4f}, expected {expected:.4f}. "
+                        "Loss per element: max(z, 0) - z * y + log(1 + exp(-|z|)); then .mean().")
+    extreme = torch.tensor([200.0, -200.0, 200.0, -200.0, 0.0])
+    labels = torch.tensor([0.0, 1.0, 1.0, 0.0, 1.0])
+    expected = float(F.binary_cross_entropy_with_logits(extreme, labels))
+    got = _scalar(fn(extreme.clone(), labels.clone()), "your loss", (5,))
+    if got != got or abs(got) == float("inf"):
+        raise Incorrect(f"at logits of +-200 your loss is {got}: sigmoid(-200) rounds to 0 in float32 and log(0) is "
+                        "-inf (or exp(200) overflows). Rewrite it without forming p: "
+                        "max(z, 0) - z * y + log1p(exp(-|z|)) only ever exponentiates a negative number.")
+    if _near(got, float(F.binary_cross_entropy(torch.sigmoid(extreme), labels)), 1e-3):
+        raise Incorrect(f"at logits of +-200 your loss is {got:.2f}, expected {expected:.2f}: clamping log(p) at -100 "
+                        "(as F.binary_cross_entropy does) stops the inf but caps the loss of a confident mistake at 100. "
+                        "Use the log-sum-exp form: max(z, 0) - z * y + log1p(exp(-|z|)).")
+    if not _near(got, expected):
+        raise Incorrect(f"at logits of +-200 your loss is {got:.4f}, expected {expected:.4f}. "
+                        "Use max(z, 0) - z * y + log1p(exp(-|z|)).")
+    return "this is exactly what F.binary_cross_entropy_with_logits and tf.nn.sigmoid_cross_entropy_with_logits compute."
+
+
+# ----------------------------------------------------------------------------- 2. multi-class cross-entropy
+@exercise("Cross-entropy from logits")
+def check_cross_entropy(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> str:
+    """``fn(logits, targets)``: logits (N, C), integer targets (N,); the mean of -log softmax(logits)[n, targets[n]]."""
+    gen = torch.Generator().manual_seed(1)
+    logits = torch.randn(8, 5, generator=gen) * 2
+    targets = torch.randint(0, 5, (8,), generator=gen)
+    expected = float(F.cross_entropy(logits, targets))
+    got = _scalar(fn(logits.clone(), targets.clone()), "your loss", (8,))
+    if _near(got, -expected):
+        raise Incorrect(f"your loss is {got:.4f}, the negative of the right value: the loss is -log p of the true "
+                        "class. Put a minus sign in front.")
+    if _near(got, float(F.cross_entropy(torch.softmax(logits, 1), targets))):
+        raise Incorrect("you applied softmax and then a cross-entropy that applies (log-)softmax again. F.cross_entropy "
+                        "and your formula both expect raw logits: a model for classification ends in a Linear layer, "
+                        "no softmax.")
+    log_probs = torch.log_softmax(logits, dim=1)
+    if _near(got, float(-log_probs.mean())):
+        raise Incorrect("you averaged -log p over every class. Only the true class counts: pick it with "
+                        "log_probs[torch.arange(N), targets] (or .gather(1, targets[:, None])).")
+    if _near(got, float(-log_probs.sum(dim=1).mean())):
+        raise Incorrect("you summed -log p over all classes of each row. Only the true class counts: "
+                        "log_probs[torch.arange(N), targets].")
+    if _near(got, float(F.cross_entropy(logits, targets, reduction="sum"))):
+        raise Incorrect("you summed over the batch; the task asks for the mean (.mean()).")
+    if _near(got, float(-torch.log_softmax(logits, dim=0)[torch.arange(8), targets].mean())):
+        raise Incorrect("you normalised along dim=0 (over the batch). The classes of one example sit in a row: "
+                        "log_softmax(logits, dim=1).")
+    if not _near(got, expected):
+        raise Incorrect(f"your loss is {got:.4f}, expected {expected:.4f}. Compute log_probs = logits - logsumexp over "
+                        "dim=1 (keepdim), then the mean of -log_probs at the true classes.")
+    big = torch.tensor([[1000.0, 0.0, -1000.0], [-1000.0, -999.0, -998.0]])
+    big_targets = torch.tensor([0, 2])
+    expected = float(F.cross_entropy(big, big_targets))
+    got = _scalar(fn(big.clone(), big_targets.clone()), "your loss", (2,))
+    if got != got or abs(got) == float("inf"):
+        raise Incorrect(f"for logits of 1000 your loss is {got}. softmax(...).log() overflows (exp(1000) = inf) or "
+                        "takes log(0). Use log-softmax with the log-sum-exp trick: z - m - log(sum(exp(z - m))), "
+                        "with m each row's own max, keepdim=True (or torch.log_softmax).")
+    if not _near(got, expected):
+        raise Incorrect(f"for logits of 1000 your loss is {got:.4f}, expected {expected:.4f}. Did you subtract each "
+                        "row's own max (keepdim=True)?")
+    return "-log_softmax(logits)[range(N), targets].mean() is F.cross_entropy; nn.CrossEntropyLoss wants logits."
+
+
+# ----------------------------------------------------------------------------- 3. label smoothing
+@exercise("Smoothed target distributions")
+def check_smoothed_targets(fn: Callable[[torch.Tensor, int, float], torch.Tensor]) -> str:
+    """``fn(targets, num_classes, eps)`` returns the (N, C) target distribution of label smoothing."""
+    targets = torch.tensor([0, 2, 1, 2])
+    for classes, eps in ((3, 0.1), (5, 0.3)):
+        out = _require_tensor(fn(targets.clone(), classes, eps), "your distributions")
+        expected = F.one_hot(targets, classes).double() * (1 - eps) + eps / classes
+        expect_shape(out, (4, classes), "your distributions")
+        values = out.double()
+        one_hot = F.one_hot(targets, classes).double()
+        if torch.allclose(values, one_hot):
+            raise Incorrect("you returned plain one-hot rows: no smoothing. Mix in the uniform distribution: "
+                            "(1 - eps) * one_hot + eps / C.")
+        if torch.allclose(values, one_hot * (1 - eps) + (1 - one_hot) * eps / (classes - 1)):
+            raise Incorrect("you spread eps over the C - 1 wrong classes. That is a valid convention, but PyTorch, "
+                            "Keras and the paper that introduced it spread eps over all C classes: the true class "
+                            "gets 1 - eps + eps / C, the others eps / C.")
+        if torch.allclose(values, one_hot * (1 - eps) + (1 - one_hot) * eps / classes):
+            raise Incorrect("the rows do not sum to 1: the true class also gets its share eps / C of the uniform part. "
+                            "Write (1 - eps) * one_hot + eps / C.")
+        if torch.allclose(values, one_hot * (1 - eps) + eps):
+            raise Incorrect("you added eps to every class; the uniform distribution gives each class eps / C.")
+        if not torch.allclose(values.sum(dim=1), torch.ones(4, dtype=torch.float64), atol=1e-6):
+            raise Incorrect(f"each row must sum to 1 (a probability distribution); yours sum to "
+                            f"{[round(v, 4) for v in values.sum(dim=1).tolist()]}.")
+        expect_close(values, expected, "your distributions", atol=1e-6,
+                     hint="The true class gets 1 - eps + eps / C, every other class eps / C.")
+    return "cross-entropy against these rows is exactly F.cross_entropy(logits, targets, label_smoothing=eps)."
+
+
+# ----------------------------------------------------------------------------- 4. KL divergence
+@exercise("KL divergence between categorical distributions")
+def check_kl_divergence(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> str:
+    """``fn(p, q)`` takes probabilities (N, C) and returns KL(p || q) per row, shape (N,)."""
+    p = torch.tensor([[0.5, 0.3, 0.2], [0.1, 0.1, 0.8], [0.25, 0.25, 0.5]], dtype=torch.float64)
+    q = torch.tensor([[0.4, 0.4, 0.2], [0.3, 0.3, 0.4], [0.6, 0.2, 0.2]], dtype=torch.float64)
+    expected = (p * (p / q).log()).sum(dim=1)
+    out = _require_tensor(fn(p.clone(), q.clone()), "your KL")
+    if out.numel() == 1:
+        raise Incorrect("you returned one number; the task asks for one divergence per row, shape (N,): "
+                        "sum over the classes only (dim=1).")
+    if tuple(out.shape) == tuple(p.shape):
+        raise Incorrect("your result has one entry per class; sum p * log(p / q) over the classes: .sum(dim=1).")
+    expect_shape(out, (3,), "your KL")
+    values = out.double()
+    if torch.allclose(values, (q * (q / p).log()).sum(dim=1)):
+        raise Incorrect("you computed KL(q || p): the arguments are swapped. KL(p || q) = sum p log(p / q), "
+                        "weighted by p, the first argument. KL is not symmetric.")
+    if torch.allclose(values, -expected):
+        raise Incorrect("your values are the negative of KL(p || q): log(p / q), not log(q / p). KL is never negative.")
+    if torch.allclose(values, -(p * q.log()).sum(dim=1)):
+        raise Incorrect("you computed the cross-entropy H(p, q) = -sum p log q. KL subtracts the entropy of p: "
+                        "sum p log p - sum p log q.")
+    expect_close(values, expected, "your KL", rtol=1e-6, atol=1e-9, hint="KL(p || q) = sum_i p_i log(p_i / q_i), per row.")
+    zero_p = torch.tensor([[0.5, 0.5, 0.0]], dtype=torch.float64)
+    zero_q = torch.tensor([[0.2, 0.3, 0.5]], dtype=torch.float64)
+    out = _require_tensor(fn(zero_p.clone(), zero_q.clone()), "your KL")
+    expected = (zero_p[:, :2] * (zero_p[:, :2] / zero_q[:, :2]).log()).sum(dim=1)
+    if torch.isnan(out).any():
+        raise Incorrect("with p = [0.5, 0.5, 0] you return nan: 0 * log 0 gives 0 * -inf = nan. By convention (and "
+                        "as the limit p log p -> 0) those terms count as 0: use torch.xlogy(p, p) - torch.xlogy(p, q) "
+                        "or torch.where(p > 0, ..., 0).")
+    expect_close(out.double(), expected, "your KL for p = [0.5, 0.5, 0]", rtol=1e-6, atol=1e-9)
+    return ("KL(p || q) = H(p, q) - H(p): with p fixed, minimising KL and minimising cross-entropy are the same. "
+            "In PyTorch: F.kl_div(q.log(), p, reduction='batchmean') (note the order).")
