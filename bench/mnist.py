@@ -20,7 +20,8 @@ Every row evaluates on the 10,000 test images after each epoch. Columns:
   img_per_s     training images per second, counting only the training passes
   s_to_99       wall time (as wall_s) until the first epoch whose test accuracy is >= 99.0%
   peak_mb       peak resident memory (ru_maxrss) of the row's own process: Python, the framework
-                (about 0.65 GB for torch, more with TensorFlow), the data and the training
+                (about 0.65 GB for torch; the Keras rows load TensorFlow *and* torch, because the
+                data comes through course_lib), the data and the training
 
 The targets of issue 4 are checked at the end. Prints a table; writes the rows to
 bench/results/mnist.json.
