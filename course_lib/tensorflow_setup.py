@@ -6,11 +6,27 @@ at the top, so a learner on Binder (2 GB) can run every chapter.
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import warnings
 from types import ModuleType
 
 __all__ = ["load_tensorflow"]
+
+
+def _load_triton_first() -> None:
+    """Load Triton (which PyTorch's CUDA wheels bring) before TensorFlow.
+
+    With torch 2.14.1 and TensorFlow 2.21 on Linux, loading Triton's native library after
+    TensorFlow crashes the process (a segmentation fault), and creating any torch optimizer
+    loads it: a TensorFlow cell followed by a PyTorch training cell would kill the kernel.
+    Loading it first avoids the crash (about 75 MB). Binder's CPU-only PyTorch has no Triton.
+    """
+    if importlib.util.find_spec("triton") is not None:
+        try:
+            import triton  # noqa: F401
+        except Exception:  # a broken Triton only matters to torch.compile, not to the course
+            pass
 
 
 def load_tensorflow(threads: int | None = None) -> ModuleType:
@@ -20,6 +36,7 @@ def load_tensorflow(threads: int | None = None) -> ModuleType:
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide INFO and WARNING lines from C++
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # silence the oneDNN notice; results stay exact
+    _load_triton_first()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
