@@ -34,7 +34,7 @@ def load_tensorflow(threads: int | None = None) -> ModuleType:
 
     Raises ``ImportError`` with the fix when TensorFlow is not installed.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide INFO and WARNING lines from C++
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # hide C++ log lines (a CPU-only machine gets a scary cuInit error line); real errors still raise in Python
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # silence the oneDNN notice; results stay exact
     _load_triton_first()
     try:

@@ -253,12 +253,16 @@ def fit(
         callback.on_train_begin(model)
 
     epoch_bar = _progress(range(1, epochs + 1), progress, desc="epochs", unit="epoch")
+    # One batch bar, reset each epoch: a new bar per epoch would leave one widget per epoch in the notebook.
+    batch_bar = _batch_bar(train_data, progress)
     for epoch in epoch_bar:
         model.train()
         start = time.perf_counter()
         total_loss, correct, seen, classification = 0.0, 0, 0, False
-        batches = _progress(train_data, progress, desc=f"epoch {epoch}", leave=False, unit="batch")
-        for batch in batches:
+        if batch_bar is not None:
+            batch_bar.reset(total=_length(train_data))
+            batch_bar.set_description(f"epoch {epoch}")
+        for batch in train_data:
             x, y = _prepare(batch, device, use_channels_last)
             with autocast_for(device, use_amp):
                 output = model(x)
@@ -283,6 +287,8 @@ def fit(
                 classification = True
                 correct += int((output.detach().argmax(dim=1) == y).sum())
             seen += n
+            if batch_bar is not None:
+                batch_bar.update(1)
         if seen == 0:
             raise ValueError("fit() got no training batches: the training data is empty.")
         record = {"train_loss": total_loss / seen}
@@ -307,11 +313,28 @@ def fit(
         if any(stop):
             history.stopped_early = True
             break
+    if batch_bar is not None:
+        batch_bar.close()
     for callback in callbacks:
         callback.on_train_end(model, history)
     if plot is not None:
         plot.close()
     return history
+
+
+def _length(data: Iterable) -> int | None:
+    try:
+        return len(data)  # type: ignore[arg-type]
+    except TypeError:  # a generator: the bar counts without a total
+        return None
+
+
+def _batch_bar(data: Iterable, enabled: bool) -> Any:
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=_length(data), leave=False, unit="batch")
 
 
 def _progress(iterable: Iterable, enabled: bool, **kwargs: Any) -> Iterable:

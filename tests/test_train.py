@@ -174,3 +174,20 @@ def test_live_plot_and_progress_work_without_a_notebook(capsys):
     history = fit(model, data.TensorBatchLoader(x, y, batch_size=16), nn.functional.cross_entropy,
                   torch.optim.SGD(model.parameters(), 0.1), epochs=2, live_plot=True, progress=True)
     assert history.epochs == 2
+
+
+def test_progress_bar_works_with_data_that_has_no_length():
+    x, y = _blobs(32)
+    model = _model()
+
+    def batches():  # a generator has no len(); the class below makes a fresh one each epoch
+        yield x[:16], y[:16]
+        yield x[16:], y[16:]
+
+    class Batches:
+        def __iter__(self):
+            return batches()
+
+    history = fit(model, Batches(), nn.functional.cross_entropy, torch.optim.SGD(model.parameters(), 0.1),
+                  epochs=2, progress=True)
+    assert history.epochs == 2
