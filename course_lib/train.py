@@ -138,6 +138,21 @@ def _has_conv(model: nn.Module) -> bool:
     return any(isinstance(m, nn.Conv2d) for m in model.modules())
 
 
+def _evaluation_device(model: nn.Module, device: torch.device | str | None) -> torch.device:
+    """Where evaluate/predict run: the device asked for (the model moves there), else where the model already is.
+
+    Picking "the best device" here, as fit does, would put the data on a GPU while a model that
+    was never trained still sits on the CPU, and the first layer would fail with a device mismatch.
+    """
+    if device is not None:
+        device = get_device(device) if not isinstance(device, torch.device) else device
+        model.to(device)
+        return device
+    for tensor in (*model.parameters(), *model.buffers()):
+        return tensor.device
+    return torch.device("cpu")
+
+
 def _prepare(batch: Any, device: torch.device, channels_last: bool) -> tuple[torch.Tensor, torch.Tensor]:
     if not isinstance(batch, (list, tuple)) or len(batch) < 2:
         raise TypeError(
@@ -157,8 +172,11 @@ def evaluate(
     loss_fn: LossFn | None = None,
     device: torch.device | str | None = None,
 ) -> dict[str, float]:
-    """Average loss (if ``loss_fn`` is given) and accuracy (for class targets) over ``data``."""
-    device = get_device(device) if not isinstance(device, torch.device) else device
+    """Average loss (if ``loss_fn`` is given) and accuracy (for class targets) over ``data``.
+
+    Runs where the model is, unless ``device`` is given (then the model moves there).
+    """
+    device = _evaluation_device(model, device)
     was_training = model.training
     model.eval()
     total_loss, correct, seen = 0.0, 0, 0
@@ -187,7 +205,7 @@ def evaluate(
 @torch.no_grad()
 def predict(model: nn.Module, data: Iterable[Batch | torch.Tensor], device: torch.device | str | None = None) -> torch.Tensor:
     """The model's outputs for every batch, concatenated on the CPU (e.g. logits for a confusion matrix)."""
-    device = get_device(device) if not isinstance(device, torch.device) else device
+    device = _evaluation_device(model, device)
     was_training = model.training
     model.eval()
     outputs = []

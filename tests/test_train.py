@@ -136,7 +136,7 @@ def test_gradient_clipping_bounds_the_update():
     before = model.weight.detach().clone()
     fit(model, data.TensorBatchLoader(x * 1000, y, batch_size=64), nn.functional.cross_entropy,
         torch.optim.SGD(model.parameters(), 1.0), epochs=1, grad_clip=0.01, progress=False)
-    assert float((model.weight.detach() - before).norm()) <= 0.01 + 1e-6
+    assert float((model.weight.detach().cpu() - before).norm()) <= 0.01 + 1e-6  # fit may have moved it to a GPU
 
 
 def test_bad_arguments_and_empty_data():
@@ -191,3 +191,22 @@ def test_progress_bar_works_with_data_that_has_no_length():
     history = fit(model, Batches(), nn.functional.cross_entropy, torch.optim.SGD(model.parameters(), 0.1),
                   epochs=2, progress=True)
     assert history.epochs == 2
+
+
+def test_evaluate_and_predict_run_where_the_model_is(monkeypatch):
+    # On a GPU machine "the best device" is cuda while an untrained model is still on the CPU;
+    # evaluate/predict must follow the model, not pick a device of their own.
+    import course_lib.train as train_module
+
+    def no_best_device(name=None):
+        if name is None:
+            raise AssertionError("evaluate/predict asked for the best device instead of using the model's")
+        return torch.device(name)
+
+    monkeypatch.setattr(train_module, "get_device", no_best_device)
+    x, y = _blobs(50)
+    model = _model()
+    loader = data.TensorBatchLoader(x, y, batch_size=16)
+    assert 0.0 <= evaluate(model, loader)["accuracy"] <= 1.0
+    assert predict(model, loader).shape == (50, 2)
+    assert evaluate(model, loader, device="cpu")["accuracy"] == evaluate(model, loader)["accuracy"]
