@@ -121,7 +121,7 @@ def test_sgd_escapes_the_saddle_slowly_and_reaches_a_minimum():
     assert abs(float(sgd.points[20, 1])) < 0.05, "after 20 steps SGD is still on the ridge y = 0"
     assert sgd.final_point == pytest.approx((0.0, 1.0), abs=0.01)
     on_the_ridge = R.run_optimizer(saddle, lambda p: scratch.SGD(p, lr=0.1), 200, start=(2.5, 0.0))
-    assert on_the_ridge.final_point == pytest.approx((0.0, 0.0), abs=1e-6), "exactly on the ridge it stops at the saddle"
+    assert on_the_ridge.final_point == pytest.approx((0.0, 0.0), abs=1e-6), "on the ridge it stops at the saddle"
 
 
 def test_divergence_is_stopped_and_labelled():

@@ -227,7 +227,8 @@ def run_optimizer(surface: str | Surface, make_optimizer: MakeOptimizer, steps: 
                       diverged_at=diverged_at)
 
 
-def race(surface: str | Surface, optimizers: Mapping[str, MakeOptimizer], steps: int | None = None) -> dict[str, Trajectory]:
+def race(surface: str | Surface, optimizers: Mapping[str, MakeOptimizer],
+         steps: int | None = None) -> dict[str, Trajectory]:
     """Run every optimizer of ``{name: make_optimizer}`` from the same start; ``{name: Trajectory}``."""
     if not optimizers:
         raise ValueError("race() needs at least one optimizer, e.g. {'SGD': lambda p: SGD(p, lr=0.1)}.")
@@ -337,8 +338,8 @@ def draw_race(surface: str = "bowl", lr: float | None = None, momentum: float | 
     adaptive_lr = track.adaptive_lr if adaptive_lr is None else adaptive_lr
     chosen = standard_optimizers(lr=lr, momentum=momentum, adaptive_lr=adaptive_lr, names=optimizers)
     trajectories = race(track, chosen, steps) if chosen else {}
-    return plot_race(track, trajectories,
-                     title=f"lr = {lr:.3g} (SGD family), {adaptive_lr:.3g} (RMSprop, Adam); momentum / beta1 = {momentum:g}")
+    title = f"lr = {lr:.3g} (SGD family), {adaptive_lr:.3g} (RMSprop, Adam); momentum / beta1 = {momentum:g}"
+    return plot_race(track, trajectories, title=title)
 
 
 def optimizer_race_explorer(surface: str = "bowl") -> "ipywidgets.VBox":
