@@ -75,8 +75,13 @@ def main(argv: list[str]) -> None:
         sys.exit(f"Unknown command {command!r}. Use one of: lab, test, setup, doctor (python3 course.py --help).")
     python = setup()
     if command == "lab":
+        extra = []
+        if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in rest:
+            # Jupyter refuses to start as root (common in Docker and cloud VMs) unless told it is intended.
+            print("Running as root (a container or VM?): starting JupyterLab with --allow-root.", flush=True)
+            extra = ["--allow-root"]
         os.execv(str(python), [str(python), "-m", "jupyterlab", "--notebook-dir", str(ROOT),
-                               "notebooks/00_start_here.ipynb", *rest])
+                               "notebooks/00_start_here.ipynb", *extra, *rest])
     elif command == "test":
         os.chdir(ROOT)
         os.execv(str(python), [str(python), "-m", "pytest", *rest])
