@@ -293,9 +293,9 @@ def plot_race(surface: str | Surface, trajectories: Mapping[str, Trajectory], ti
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.6), gridspec_kw={"width_ratios": [1.25, 1]})
     X, Y, Z = surface.grid()
     left.contour(X, Y, Z, levels=_levels(surface, Z), cmap="viridis", linewidths=0.7, alpha=0.8)
-    left.plot(*surface.start, "ko", markersize=6, label="_start")
+    left.plot(*surface.start, "ko", markersize=6, label="_start", zorder=5)  # markers above the paths
     for x_min, y_min in surface.minima:
-        left.plot(x_min, y_min, "*", color="gold", markeredgecolor="black", markersize=14, label="_minimum")
+        left.plot(x_min, y_min, "*", color="gold", markeredgecolor="black", markersize=14, label="_minimum", zorder=5)
     floor = 1e-12
     for i, (name, trajectory) in enumerate(trajectories.items()):
         color = _COLORS.get(name, f"C{i}")
