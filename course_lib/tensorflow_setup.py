@@ -6,10 +6,14 @@ at the top, so a learner on Binder (2 GB) can run every chapter.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
+import sys
+import tempfile
 import warnings
 from types import ModuleType
+from typing import Iterator
 
 __all__ = ["load_tensorflow"]
 
@@ -29,6 +33,36 @@ def _load_triton_first() -> None:
             pass
 
 
+@contextlib.contextmanager
+def _native_log_lines_held_back() -> Iterator[None]:
+    """Hold back what native code writes to stderr (file descriptor 2) while TensorFlow starts.
+
+    TF_CPP_MIN_LOG_LEVEL does not reach the absl lines TensorFlow's CUDA stubs print on a machine
+    without a GPU ("Could not find cuda drivers ..."), which read like an error to a beginner. They
+    go to a temporary file instead; if starting TensorFlow fails, they are written out after all.
+    """
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no real stderr (some embedded interpreters): change nothing
+        yield
+        return
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        failed = False
+        try:
+            yield
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            if failed:
+                held.seek(0)
+                sys.stderr.write(held.read().decode(errors="replace"))
+
+
 def load_tensorflow(threads: int | None = None) -> ModuleType:
     """Import and return ``tensorflow`` with its log noise silenced and GPU memory growth on.
 
@@ -38,9 +72,11 @@ def load_tensorflow(threads: int | None = None) -> ModuleType:
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # silence the oneDNN notice; results stay exact
     _load_triton_first()
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _native_log_lines_held_back():
             warnings.simplefilter("ignore")
             import tensorflow as tf
+
+            tf.config.list_physical_devices()  # CUDA stubs print their lines here, on first use
     except ImportError as error:
         raise ImportError(
             "TensorFlow is not installed, so this TensorFlow section cannot run. The PyTorch parts of the chapter "

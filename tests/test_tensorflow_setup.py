@@ -25,3 +25,23 @@ def test_torch_training_still_works_after_tensorflow_is_loaded():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, f"process died with {result.returncode}: {result.stderr[-500:]}"
     assert result.stdout.strip().endswith("trained")
+    # and TensorFlow's native start-up lines ("Could not find cuda drivers ...") were held back
+    assert "cudart_stub" not in result.stderr and "absl::InitializeLog" not in result.stderr, result.stderr[-500:]
+
+
+def test_native_lines_are_held_back_unless_starting_fails(capfd):
+    import os
+
+    import pytest
+
+    from course_lib.tensorflow_setup import _native_log_lines_held_back
+
+    with _native_log_lines_held_back():
+        os.write(2, b"noise from C++\n")
+    os.write(2, b"after\n")
+    assert capfd.readouterr().err == "after\n"
+
+    with pytest.raises(ImportError), _native_log_lines_held_back():
+        os.write(2, b"the reason it failed\n")
+        raise ImportError("boom")
+    assert "the reason it failed" in capfd.readouterr().err
