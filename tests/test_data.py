@@ -17,9 +17,7 @@ def data_copy(tmp_path, monkeypatch):
     root = tmp_path / "data"
     shutil.copytree(PROJECT_ROOT / "data", root)
     monkeypatch.setenv("COURSE_DATA_DIR", str(root))
-    data._mnist_uint8.cache_clear()
     yield root
-    data._mnist_uint8.cache_clear()
 
 
 def test_mnist_train_and_test_shapes_types_and_statistics():
@@ -167,3 +165,12 @@ def test_synthetic_sets():
     assert torch.equal(x, data.make_spirals(n_per_class=50, n_classes=4, seed=1)[0])
     waves = data.make_sine_waves(n_series=8, length=30, noise=0.0)
     assert waves.shape == (8, 30) and float(waves.abs().max()) <= 1.0
+
+
+def test_a_file_corrupted_after_a_first_load_is_caught_on_the_next(data_copy):
+    # Nothing is cached between calls: every load verifies the files again.
+    data.load_mnist(train=False, limit=10)
+    path = data_copy / "mnist" / "t10k-labels-idx1-ubyte.gz"
+    path.write_bytes(path.read_bytes()[:-5])
+    with pytest.raises(CorruptDataError, match=r"t10k-labels-idx1-ubyte\.gz is corrupt"):
+        data.load_mnist(train=False, limit=10)
