@@ -13,7 +13,7 @@ from typing import Any, Callable, Sequence
 import torch
 
 from ..widgets.broadcasting import broadcast_shapes_explained
-from .core import Incorrect, exercise, expect_close, expect_shape
+from .core import Incorrect, exercise, expect_close, expect_shape, require_tensor
 
 __all__ = [
     "BROADCAST_QUESTIONS",
@@ -30,14 +30,8 @@ def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
 
 
 def _require_tensor(value: Any, what: str) -> torch.Tensor:
-    if value is None:
-        raise Incorrect(f"{what} is None. Did you forget a `return`?")
-    if not isinstance(value, torch.Tensor):
-        raise Incorrect(
-            f"{what} is a {type(value).__name__}, not a torch.Tensor. Wrap numbers with torch.tensor(...) "
-            "or build it with a torch function such as torch.arange."
-        )
-    return value
+    return require_tensor(value, what, "Wrap numbers with torch.tensor(...) or build it with a torch function such as "
+                                       "torch.arange.")
 
 
 def _uses_python_loop(fn: Callable) -> bool:

@@ -9,19 +9,11 @@ from typing import Any, Callable
 
 import torch
 
-from .core import Incorrect, exercise, expect_close, expect_shape
+from .core import Incorrect, exercise, expect_close, expect_shape, require_tensor
 
 __all__ = ["check_softmax", "check_sigmoid_grad", "linear_stack", "check_collapsed_stack", "check_dead_units"]
 
 TensorFn = Callable[[torch.Tensor], torch.Tensor]
-
-
-def _require_tensor(value: Any, what: str) -> torch.Tensor:
-    if value is None:
-        raise Incorrect(f"{what} is None. Did you forget a `return`?")
-    if not isinstance(value, torch.Tensor):
-        raise Incorrect(f"{what} is a {type(value).__name__}, not a torch.Tensor. Build it with torch operations.")
-    return value
 
 
 def _call(fn: TensorFn, x: torch.Tensor) -> Any:
@@ -49,7 +41,7 @@ def check_softmax(fn: TensorFn) -> str:
     gen = torch.Generator().manual_seed(0)
     ordinary = torch.randn(4, 5, generator=gen)
     square = torch.randn(3, 3, generator=gen) * 2
-    out = _require_tensor(_call(fn, ordinary), "your softmax's result")
+    out = require_tensor(_call(fn, ordinary), "your softmax's result")
     expect_shape(out, (4, 5), "your softmax's result")
     expected = torch.softmax(ordinary, dim=-1)
     if _close(out, torch.softmax(ordinary, dim=0)):
@@ -61,13 +53,13 @@ def check_softmax(fn: TensorFn) -> str:
         raise Incorrect("you divided by the sum over the whole tensor, so all the numbers together sum to 1. "
                         "Each row must: .sum(dim=-1, keepdim=True).")
     expect_close(out, expected, "your softmax's result", hint="softmax(x)_i = exp(x_i) / sum_j exp(x_j), per row.")
-    square_out = _require_tensor(_call(fn, square), "your softmax's result")
+    square_out = require_tensor(_call(fn, square), "your softmax's result")
     expect_close(square_out, torch.softmax(square, dim=-1), "your softmax's result on a (3, 3) input",
                  hint="Did you use keepdim=True for the row maximum and the row sum?")
     # Row 0 overflows without the max subtraction; row 1 underflows if the max of the whole tensor is subtracted.
     for huge in (torch.tensor([[1000.0, 999.0, 0.0], [1.0, 2.0, 3.0]]),
                  torch.tensor([[1000.0, 999.0], [-1000.0, -999.0]])):
-        out = _require_tensor(_call(fn, huge), "your softmax's result")
+        out = require_tensor(_call(fn, huge), "your softmax's result")
         expect_shape(out, tuple(huge.shape), "your softmax's result")
         if not torch.isfinite(out[0]).all():
             raise Incorrect("your softmax overflows at 1000: exp(1000) is inf in float32, and inf / inf is nan. "
@@ -87,7 +79,7 @@ def check_softmax(fn: TensorFn) -> str:
 def check_sigmoid_grad(fn: TensorFn) -> str:
     """``fn(x)`` is sigma'(x) elementwise."""
     x = torch.linspace(-8, 8, 33, dtype=torch.float64)
-    out = _require_tensor(fn(x.clone()), "your function's result")
+    out = require_tensor(fn(x.clone()), "your function's result")
     expect_shape(out, tuple(x.shape), "your function's result")
     s = torch.sigmoid(x)
     expected = s * (1 - s)
@@ -123,7 +115,7 @@ def check_collapsed_stack(answer: Any) -> str:
     """The single matrix W with W x = W3 (W2 (W1 x)) for every x."""
     w1, w2, w3 = linear_stack()
     expected = w3 @ w2 @ w1
-    tensor = _require_tensor(answer, "W")
+    tensor = require_tensor(answer, "W")
     if tuple(tensor.shape) == (3, 2) and _close(tensor, expected.T):
         raise Incorrect("W has shape (3, 2): that is the transpose (W1ᵀ W2ᵀ W3ᵀ). W maps 3 inputs to 2 outputs, so "
                         "it has shape (2, 3): W = W3 @ W2 @ W1.")
@@ -152,7 +144,7 @@ def check_dead_units(fn: TensorFn) -> str:
     """``fn(z)`` takes pre-activations ``z`` of shape (batch, units) and returns a bool mask (units,): True
     where the unit's ReLU output is 0 for every example (so it gets no gradient)."""
     for z in _dead_units_cases():
-        out = _require_tensor(fn(z.clone()), "your mask")
+        out = require_tensor(fn(z.clone()), "your mask")
         expected = (z <= 0).all(dim=0)
         if tuple(out.shape) == tuple(z.shape):
             raise Incorrect(f"your mask has shape {tuple(z.shape)}, one entry per example and unit. A unit is dead "

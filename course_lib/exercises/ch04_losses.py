@@ -10,21 +10,13 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
-from .core import Incorrect, exercise, expect_close, expect_shape
+from .core import Incorrect, exercise, expect_close, expect_shape, require_tensor
 
 __all__ = ["check_bce_with_logits", "check_cross_entropy", "check_smoothed_targets", "check_kl_divergence"]
 
 
-def _require_tensor(value: Any, what: str) -> torch.Tensor:
-    if value is None:
-        raise Incorrect(f"{what} is None. Did you forget a `return`?")
-    if not isinstance(value, torch.Tensor):
-        raise Incorrect(f"{what} is a {type(value).__name__}, not a torch.Tensor. Build it with torch operations.")
-    return value
-
-
 def _scalar(value: Any, what: str, per_element_shape: tuple[int, ...]) -> float:
-    tensor = _require_tensor(value, what)
+    tensor = require_tensor(value, what)
     if tuple(tensor.shape) == tuple(per_element_shape):
         raise Incorrect(f"{what} has shape {tuple(tensor.shape)}: one loss per element. The task asks for the mean "
                         "over the batch, a single number: finish with .mean().")
@@ -127,7 +119,7 @@ def check_smoothed_targets(fn: Callable[[torch.Tensor, int, float], torch.Tensor
     """``fn(targets, num_classes, eps)`` returns the (N, C) target distribution of label smoothing."""
     targets = torch.tensor([0, 2, 1, 2])
     for classes, eps in ((3, 0.1), (5, 0.3)):
-        out = _require_tensor(fn(targets.clone(), classes, eps), "your distributions")
+        out = require_tensor(fn(targets.clone(), classes, eps), "your distributions")
         expected = F.one_hot(targets, classes).double() * (1 - eps) + eps / classes
         expect_shape(out, (4, classes), "your distributions")
         values = out.double()
@@ -159,7 +151,7 @@ def check_kl_divergence(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
     p = torch.tensor([[0.5, 0.3, 0.2], [0.1, 0.1, 0.8], [0.25, 0.25, 0.5]], dtype=torch.float64)
     q = torch.tensor([[0.4, 0.4, 0.2], [0.3, 0.3, 0.4], [0.6, 0.2, 0.2]], dtype=torch.float64)
     expected = (p * (p / q).log()).sum(dim=1)
-    out = _require_tensor(fn(p.clone(), q.clone()), "your KL")
+    out = require_tensor(fn(p.clone(), q.clone()), "your KL")
     if out.numel() == 1:
         raise Incorrect("you returned one number; the task asks for one divergence per row, shape (N,): "
                         "sum over the classes only (dim=1).")
@@ -178,7 +170,7 @@ def check_kl_divergence(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
     expect_close(values, expected, "your KL", rtol=1e-6, atol=1e-9, hint="KL(p || q) = sum_i p_i log(p_i / q_i), per row.")
     zero_p = torch.tensor([[0.5, 0.5, 0.0]], dtype=torch.float64)
     zero_q = torch.tensor([[0.2, 0.3, 0.5]], dtype=torch.float64)
-    out = _require_tensor(fn(zero_p.clone(), zero_q.clone()), "your KL")
+    out = require_tensor(fn(zero_p.clone(), zero_q.clone()), "your KL")
     expected = (zero_p[:, :2] * (zero_p[:, :2] / zero_q[:, :2]).log()).sum(dim=1)
     if torch.isnan(out).any():
         raise Incorrect("with p = [0.5, 0.5, 0] you return nan: 0 * log 0 gives 0 * -inf = nan. By convention (and "

@@ -16,7 +16,8 @@ import torch
 
 from ..config import strict_exercises
 
-__all__ = ["Incorrect", "ExerciseFailed", "exercise", "expect_close", "expect_equal", "expect_shape"]
+__all__ = ["Incorrect", "ExerciseFailed", "exercise", "expect_close", "expect_equal", "expect_shape",
+           "require_tensor"]
 
 
 class Incorrect(Exception):
@@ -90,6 +91,15 @@ def _as_tensor(value: Any, what: str) -> torch.Tensor:
         return torch.as_tensor(value)
     except Exception:
         raise Incorrect(f"{what} should be a tensor (or numbers), got a {type(value).__name__}.") from None
+
+
+def require_tensor(value: Any, what: str, hint: str = "Build it with torch operations.") -> torch.Tensor:
+    """``value`` itself if it is a tensor; otherwise the feedback a learner needs (a missing return, a list)."""
+    if value is None:
+        raise Incorrect(f"{what} is None. Did you forget a `return`?")
+    if not isinstance(value, torch.Tensor):
+        raise Incorrect(f"{what} is a {type(value).__name__}, not a torch.Tensor. {hint}")
+    return value
 
 
 def expect_shape(value: Any, shape: tuple[int, ...], what: str = "your answer") -> torch.Tensor:
