@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import torch
 
-from .core import Incorrect, exercise, expect_close
+from .core import Incorrect, exercise, expect_close, require_tensor
 
 __all__ = ["GD_POINT", "GD_LR", "check_gd_step", "check_momentum_update", "check_adam_bias_correction",
            "QUADRATIC_COEFFICIENT", "check_learning_rate_bounds"]
@@ -150,10 +150,7 @@ def check_momentum_update(fn: Callable[..., Any]) -> str:
 
 def _like_theta(value: Any, what: str, shape: torch.Size) -> torch.Tensor:
     """The learner's tensor as float64, or a message saying what it should have been."""
-    if value is None:
-        raise Incorrect(f"{what} is None. Did you forget to return it?")
-    if not isinstance(value, torch.Tensor):
-        raise Incorrect(f"{what} is a {type(value).__name__}; compute it with tensor arithmetic on the arguments.")
+    value = require_tensor(value, what, "Compute it with tensor arithmetic on the arguments.")
     if value.shape != shape:
         raise Incorrect(f"{what} has shape {tuple(value.shape)}; it should have the shape of theta, {tuple(shape)}.")
     return value.double()
@@ -205,10 +202,7 @@ def check_adam_bias_correction(fn: Callable[..., Any]) -> str:
 
 
 def _tensor(value: Any, what: str, shape: torch.Size) -> torch.Tensor:
-    if value is None:
-        raise Incorrect(f"{what} is None. Did you forget to return it?")
-    if not isinstance(value, torch.Tensor):
-        raise Incorrect(f"{what} is a {type(value).__name__}; compute it from the tensors m and v.")
+    value = require_tensor(value, what, "Compute it from the tensors m and v.")
     if value.shape != shape:
         raise Incorrect(f"{what} has shape {tuple(value.shape)}, expected {tuple(shape)}: the correction is a "
                         "number that multiplies every entry.")
