@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Callable
 import torch
 
 from ..scratch import activations as act
+from . import show_figure
 
 if TYPE_CHECKING:
     import ipywidgets
@@ -149,8 +150,6 @@ def plot_activation_panel(name: str, x_range: tuple[float, float] = (-5.0, 5.0),
 def activation_explorer(depth: int = 10, max_depth: int = 30) -> "ipywidgets.VBox":
     """Widgets: activation, x range, depth and initialisation; redraws f, f' and the gradient flow."""
     import ipywidgets as widgets
-    import matplotlib.pyplot as plt
-    from IPython.display import display
 
     name = widgets.Dropdown(options=list(ACTIVATIONS), value="sigmoid", description="activation")
     x_range = widgets.FloatRangeSlider(value=(-5.0, 5.0), min=-12.0, max=12.0, step=0.5, description="x range")
@@ -162,11 +161,7 @@ def activation_explorer(depth: int = 10, max_depth: int = 30) -> "ipywidgets.VBo
         low, high = x_range.value
         if high <= low:
             high = low + 0.5
-        fig = plot_activation_panel(name.value, (low, high), layers.value, init.value)
-        output.clear_output(wait=True)
-        with output:
-            display(fig)
-        plt.close(fig)
+        show_figure(output, plot_activation_panel(name.value, (low, high), layers.value, init.value))
 
     for control in (name, x_range, layers, init):
         control.observe(redraw, names="value")

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Sequence
 
+from . import show_figure
+
 if TYPE_CHECKING:  # imported lazily: the exercises use the explanation without a plotting library
     import ipywidgets
     from matplotlib.figure import Figure
@@ -243,8 +245,6 @@ def plot_broadcast(a: Sequence[int] | int, b: Sequence[int] | int) -> "Figure":
 def broadcasting_explorer(a: str = "3, 1", b: str = "4") -> "ipywidgets.VBox":
     """Two text boxes (and ready-made examples): the steps, the result shape and the drawing update."""
     import ipywidgets as widgets
-    import matplotlib.pyplot as plt
-    from IPython.display import display
 
     example = widgets.Dropdown(
         options=[("choose an example…", None)] + [(name, pair) for name, pair in EXAMPLES.items()],
@@ -273,11 +273,7 @@ def broadcasting_explorer(a: str = "3, 1", b: str = "4") -> "ipywidgets.VBox":
         )
         lines = "<br>".join(line.replace(" ", "&nbsp;") for line in explained.steps)
         steps.value = f"{verdict}<div style='font-family:monospace'>{lines}</div>"
-        drawing.clear_output(wait=True)
-        with drawing:
-            fig = plot_broadcast(shape_a, shape_b)
-            display(fig)
-            plt.close(fig)
+        show_figure(drawing, plot_broadcast(shape_a, shape_b))
 
     def use_example(change: dict) -> None:
         if change["new"] is not None:

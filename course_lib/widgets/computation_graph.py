@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping
 
 from ..scratch.autograd import Value, draw_graph
+from . import show_figure
+
+if TYPE_CHECKING:
+    import ipywidgets
+    from matplotlib.figure import Figure
 
 __all__ = ["EXPRESSIONS", "Expression", "evaluate_expression", "numerical_gradients", "plot_expression",
            "computation_graph_explorer"]
@@ -106,8 +111,6 @@ def _gradient_table(name: str, values: Mapping[str, float]) -> str:
 def computation_graph_explorer(name: str = "neuron") -> "ipywidgets.VBox":
     """A drop-down of expressions and one slider per input; the graph and the gradient table follow them."""
     import ipywidgets as widgets
-    import matplotlib.pyplot as plt
-    from IPython.display import display
 
     choice = widgets.Dropdown(options=[(e.formula, key) for key, e in EXPRESSIONS.items()], value=name,
                               description="expression", layout=widgets.Layout(width="460px"))
@@ -126,11 +129,7 @@ def computation_graph_explorer(name: str = "neuron") -> "ipywidgets.VBox":
             table.value = f"<b style='color:#b22222'>{html.escape(str(error))}</b>"
             drawing.clear_output()
             return
-        drawing.clear_output(wait=True)
-        with drawing:
-            fig = plot_expression(choice.value, values)
-            display(fig)
-            plt.close(fig)
+        show_figure(drawing, plot_expression(choice.value, values))
 
     def make_sliders(*_: object) -> None:
         new = []

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
+from . import show_figure
+
 if TYPE_CHECKING:
     import ipywidgets
     from matplotlib.figure import Figure
@@ -74,8 +76,6 @@ def digit_explorer(model: nn.Module, images: torch.Tensor, labels: torch.Tensor 
                    max_shift: int = 6) -> "ipywidgets.VBox":
     """Sliders for which test image and how far to shift it; redraws the probabilities on each change."""
     import ipywidgets as widgets
-    import matplotlib.pyplot as plt
-    from IPython.display import display
 
     index = widgets.IntSlider(value=0, min=0, max=len(images) - 1, description="image")
     dx = widgets.IntSlider(value=0, min=-max_shift, max=max_shift, description="shift right")
@@ -84,11 +84,7 @@ def digit_explorer(model: nn.Module, images: torch.Tensor, labels: torch.Tensor 
 
     def redraw(*_: object) -> None:
         label = None if labels is None else int(labels[index.value])
-        fig = plot_digit_probabilities(model, images[index.value], label, dx.value, dy.value)
-        output.clear_output(wait=True)
-        with output:
-            display(fig)
-        plt.close(fig)
+        show_figure(output, plot_digit_probabilities(model, images[index.value], label, dx.value, dy.value))
 
     for slider in (index, dx, dy):
         slider.observe(redraw, names="value")

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from ..scratch.layers import conv2d
+from . import show_figure
 
 if TYPE_CHECKING:
     import ipywidgets
@@ -112,16 +113,6 @@ def plot_kernel_response(
     return fig
 
 
-def _show(output: "ipywidgets.Output", fig: "Figure") -> None:
-    import matplotlib.pyplot as plt
-    from IPython.display import display
-
-    output.clear_output(wait=True)
-    with output:
-        display(fig)
-    plt.close(fig)
-
-
 def kernel_explorer(
     images: torch.Tensor, labels: torch.Tensor | None = None, preset: str = "Sobel x (vertical edges)"
 ) -> "ipywidgets.VBox":
@@ -148,7 +139,7 @@ def kernel_explorer(
         if loading["preset"]:
             return
         title = "input" if labels is None else f"digit {int(labels[index.value])}"
-        _show(output, plot_kernel_response(images[index.value], kernel(), title))
+        show_figure(output, plot_kernel_response(images[index.value], kernel(), title))
 
     def load_preset(*_: object) -> None:
         loading["preset"] = True
@@ -284,7 +275,7 @@ def feature_map_explorer(
 
     def redraw(*_: object) -> None:
         label = None if labels is None else int(labels[index.value])
-        _show(output, plot_feature_map(model, images[index.value], layer.value, channel.value, label, relu))
+        show_figure(output, plot_feature_map(model, images[index.value], layer.value, channel.value, label, relu))
 
     def change_layer(*_: object) -> None:
         channel.unobserve(redraw, names="value")

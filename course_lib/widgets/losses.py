@@ -19,6 +19,7 @@ import torch
 
 from ..scratch import activations as act
 from ..scratch import losses as L
+from . import show_figure
 
 if TYPE_CHECKING:
     import ipywidgets
@@ -122,17 +123,11 @@ def plot_classification_losses(logit: float = -3.0, label: int = 1, span: float 
 
 def _explorer(draw: Callable[..., "Figure"], controls: dict) -> "ipywidgets.VBox":
     import ipywidgets as widgets
-    import matplotlib.pyplot as plt
-    from IPython.display import display
 
     output = widgets.Output()
 
     def redraw(*_: object) -> None:
-        fig = draw(**{name: control.value for name, control in controls.items()})
-        output.clear_output(wait=True)
-        with output:
-            display(fig)
-        plt.close(fig)
+        show_figure(output, draw(**{name: control.value for name, control in controls.items()}))
 
     for control in controls.values():
         control.observe(redraw, names="value")

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from ..scratch import optim as scratch_optim
+from . import show_figure
 
 if TYPE_CHECKING:
     import ipywidgets
@@ -349,8 +350,6 @@ def optimizer_race_explorer(surface: str = "bowl") -> "ipywidgets.VBox":
     find where each optimizer crawls, oscillates or diverges.
     """
     import ipywidgets as widgets
-    import matplotlib.pyplot as plt
-    from IPython.display import display
 
     track = get_surface(surface)
     controls = {
@@ -365,31 +364,28 @@ def optimizer_race_explorer(surface: str = "bowl") -> "ipywidgets.VBox":
     checkboxes = {name: widgets.Checkbox(value=True, description=name, indent=False, layout={"width": "110px"})
                   for name in OPTIMIZER_NAMES}
     output = widgets.Output()
-    holding = {"on": False}
+    paused = False  # True while a new surface sets four sliders, so they redraw once, not four times
 
     def redraw(*_: object) -> None:
-        if holding["on"]:
+        if paused:
             return
         fig = draw_race(surface=controls["surface"].value, lr=controls["lr"].value,
                         momentum=controls["momentum"].value, adaptive_lr=controls["adaptive_lr"].value,
                         steps=controls["steps"].value,
                         optimizers=[name for name, box in checkboxes.items() if box.value])
-        output.clear_output(wait=True)
-        with output:
-            print(get_surface(controls["surface"].value).note)
-            display(fig)
-        plt.close(fig)
+        show_figure(output, fig, get_surface(controls["surface"].value).note)
 
     def new_surface(change: dict) -> None:
+        nonlocal paused
         chosen = get_surface(change["new"])
-        holding["on"] = True  # set four sliders, draw once
+        paused = True
         try:
             controls["lr"].value = chosen.sgd_lr
             controls["adaptive_lr"].value = chosen.adaptive_lr
             controls["momentum"].value = chosen.momentum
             controls["steps"].value = chosen.steps
         finally:
-            holding["on"] = False
+            paused = False
         redraw()
 
     controls["surface"].observe(new_surface, names="value")
