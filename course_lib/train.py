@@ -61,6 +61,9 @@ class Callback:
     def on_train_begin(self, model: nn.Module) -> None:
         pass
 
+    def on_batch_end(self, loss: float) -> None:
+        """After each optimizer step, with that batch's training loss (e.g. to plot a curve per step)."""
+
     def on_epoch_end(self, epoch: int, model: nn.Module, history: History) -> bool:
         return False
 
@@ -300,7 +303,10 @@ def fit(
             if scheduler is not None and scheduler_step == "batch":
                 scheduler.step()
             n = len(y)
-            total_loss += float(loss.detach()) * n
+            batch_loss = float(loss.detach())
+            total_loss += batch_loss * n
+            for callback in callbacks:
+                callback.on_batch_end(batch_loss)
             if _is_classification(output, y):
                 classification = True
                 correct += int((output.detach().argmax(dim=1) == y).sum())

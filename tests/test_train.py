@@ -210,3 +210,20 @@ def test_evaluate_and_predict_run_where_the_model_is(monkeypatch):
     assert 0.0 <= evaluate(model, loader)["accuracy"] <= 1.0
     assert predict(model, loader).shape == (50, 2)
     assert evaluate(model, loader, device="cpu")["accuracy"] == evaluate(model, loader)["accuracy"]
+
+
+def test_on_batch_end_sees_every_batch_loss():
+    x, y = _blobs(100)
+    seen = []
+
+    class Record(Callback):
+        def on_batch_end(self, loss):
+            seen.append(loss)
+
+    model = _model()
+    history = fit(model, data.TensorBatchLoader(x, y, batch_size=32), nn.functional.cross_entropy,
+                  torch.optim.SGD(model.parameters(), 0.1), epochs=2, callbacks=[Record()], progress=False)
+    assert len(seen) == 2 * 4  # 100 examples in batches of 32: 4 batches an epoch
+    sizes = [32, 32, 32, 4]
+    first_epoch = sum(loss * n for loss, n in zip(seen[:4], sizes)) / 100
+    assert first_epoch == pytest.approx(history["train_loss"][0])

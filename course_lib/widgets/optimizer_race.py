@@ -427,17 +427,6 @@ class NetworkRace:
         return "\n".join(rows)
 
 
-class _RecordingLoss:
-    """Wrap a loss function and keep the value of every training batch (``evaluate`` runs without grad)."""
-
-    def __init__(self, loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
-        self.loss_fn, self.values = loss_fn, []
-
-    def __call__(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        loss = self.loss_fn(output, target)
-        if torch.is_grad_enabled():
-            self.values.append(float(loss.detach()))
-        return loss
 
 
 def compare_on_network(
@@ -459,17 +448,23 @@ def compare_on_network(
     ``course_lib.fit``; the loss of every training batch is recorded for the curves.
     """
     from ..data import TensorBatchLoader
-    from ..device import get_device
     from ..models import MLP
     from ..reproducibility import seed_everything
-    from ..train import evaluate, fit
+    from ..train import Callback, evaluate, fit
+
+    class BatchLosses(Callback):
+        def __init__(self) -> None:
+            self.values: list[float] = []
+
+        def on_batch_end(self, loss: float) -> None:
+            self.values.append(loss)
 
     if not optimizers:
         raise ValueError("compare_on_network() needs at least one optimizer, e.g. standard_optimizers(lr=0.1).")
     x_train, y_train = train
     if len(x_train) != len(y_train):
-        raise ValueError(f"train images and labels differ in number: {len(x_train)} and {len(y_train)}.")
-    device = get_device(device) if not isinstance(device, torch.device) else device
+        raise ValueError(f"train images and labels differ in number: {len(x_train)} and {len(y_train)}. "
+                         "Pass train=(images, labels) with one label per image.")
     in_features = int(x_train[0].numel())
     num_classes = int(y_train.max()) + 1
     result = NetworkRace()
@@ -479,15 +474,14 @@ def compare_on_network(
         optimizer = make_optimizer(list(model.parameters()))
         loader = TensorBatchLoader(x_train, y_train, batch_size=batch_size, shuffle=True,
                                    generator=torch.Generator().manual_seed(seed))
-        loss_fn = _RecordingLoss(nn.functional.cross_entropy)
+        batch_losses = BatchLosses()
         started = time.perf_counter()
-        result.histories[name] = fit(model, loader, loss_fn, optimizer, epochs=epochs, device=device,
-                                     progress=progress)
+        result.histories[name] = fit(model, loader, nn.functional.cross_entropy, optimizer, epochs=epochs,
+                                     device=device, callbacks=[batch_losses], progress=progress)
         result.seconds[name] = time.perf_counter() - started
-        result.batch_losses[name] = loss_fn.values
-        if test is not None:
-            test_loader = TensorBatchLoader(*test, batch_size=1000)
-            result.test[name] = evaluate(model, test_loader, nn.functional.cross_entropy, device)
+        result.batch_losses[name] = batch_losses.values
+        if test is not None:  # evaluate runs where fit put the model
+            result.test[name] = evaluate(model, TensorBatchLoader(*test, batch_size=1000), nn.functional.cross_entropy)
     return result
 
 
