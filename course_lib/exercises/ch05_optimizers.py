@@ -148,12 +148,17 @@ def check_momentum_update(fn: Callable[..., Any]) -> str:
     return "five steps match torch.optim.SGD(momentum=0.8) exactly. The velocity is a running sum of past gradients."
 
 
-def _like_theta(value: Any, what: str, shape: torch.Size) -> torch.Tensor:
+def _tensor_of_shape(value: Any, what: str, shape: torch.Size, hint: str, shape_message: str) -> torch.Tensor:
     """The learner's tensor as float64, or a message saying what it should have been."""
-    value = require_tensor(value, what, "Compute it with tensor arithmetic on the arguments.")
+    value = require_tensor(value, what, hint)
     if value.shape != shape:
-        raise Incorrect(f"{what} has shape {tuple(value.shape)}; it should have the shape of theta, {tuple(shape)}.")
+        raise Incorrect(f"{what} has shape {tuple(value.shape)}{shape_message}")
     return value.double()
+
+
+def _like_theta(value: Any, what: str, shape: torch.Size) -> torch.Tensor:
+    return _tensor_of_shape(value, what, shape, "Compute it with tensor arithmetic on the arguments.",
+                            f"; it should have the shape of theta, {tuple(shape)}.")
 
 
 # ----------------------------------------------------------------------------- 3. Adam's bias correction
@@ -167,7 +172,7 @@ def check_adam_bias_correction(fn: Callable[..., Any]) -> str:
         answer = fn(m.clone(), v.clone(), t, beta1, beta2)
         if not isinstance(answer, (tuple, list)) or len(answer) != 2:
             raise Incorrect(f"return two tensors, (m_hat, v_hat); got {type(answer).__name__}.")
-        m_hat, v_hat = (_tensor(answer[0], "m_hat", m.shape), _tensor(answer[1], "v_hat", v.shape))
+        m_hat, v_hat = (_like_moment(answer[0], "m_hat", m.shape), _like_moment(answer[1], "v_hat", v.shape))
         exp_m, exp_v = m / (1 - beta1**t), v / (1 - beta2**t)
 
         def matches(a: torch.Tensor, b: torch.Tensor) -> bool:
@@ -201,12 +206,9 @@ def check_adam_bias_correction(fn: Callable[..., Any]) -> str:
             f"v_hat = {g * g:g}, so the first step is lr * {g} / sqrt({g * g:g}) = lr, whatever the size of g.")
 
 
-def _tensor(value: Any, what: str, shape: torch.Size) -> torch.Tensor:
-    value = require_tensor(value, what, "Compute it from the tensors m and v.")
-    if value.shape != shape:
-        raise Incorrect(f"{what} has shape {tuple(value.shape)}, expected {tuple(shape)}: the correction is a "
-                        "number that multiplies every entry.")
-    return value.double()
+def _like_moment(value: Any, what: str, shape: torch.Size) -> torch.Tensor:
+    return _tensor_of_shape(value, what, shape, "Compute it from the tensors m and v.",
+                            f", expected {tuple(shape)}: the correction is a number that multiplies every entry.")
 
 
 # ----------------------------------------------------------------------------- 4. learning rates on a quadratic
