@@ -408,3 +408,11 @@ def test_adamw_matches_keras_adamw_and_keras_adam_weight_decay_is_decoupled(kera
     assert_same_trajectory(ours, keras_adam, dtype)  # Keras's Adam(weight_decay) is AdamW ...
     torch_style_l2 = follow(scratch.Adam, dict(lr=LR_ADAPTIVE, betas=BETAS, eps=0.0, weight_decay=wd), start, grads)
     assert max_difference(torch_style_l2, keras_adam) > 1e-3  # ... not torch's Adam(weight_decay), an L2 term
+
+
+def test_largest_difference_is_tiny_for_twins_and_large_for_different_rules():
+    assert scratch.largest_difference(scratch.Adam, torch.optim.Adam, lr=0.01, amsgrad=True) < 1e-12
+    assert scratch.largest_difference(scratch.SGD, torch.optim.SGD, lr=0.05, momentum=0.9, nesterov=True) < 1e-12
+    assert scratch.largest_difference(scratch.Adam, torch.optim.AdamW, lr=0.01, weight_decay=0.1) > 1e-4
+    with pytest.raises(ValueError, match="steps must be a whole number"):
+        scratch.largest_difference(scratch.SGD, torch.optim.SGD, steps=0, lr=0.1)

@@ -11,17 +11,8 @@ STEPS = 60
 
 
 def torch_lrs(make_scheduler, base_lr=0.1, steps=STEPS):
-    """The rate torch's scheduler sets before each of ``steps`` optimizer steps."""
-    param = torch.zeros(2, requires_grad=True)
-    optimizer = torch.optim.SGD([param], lr=base_lr)
-    scheduler = make_scheduler(optimizer)
-    lrs = []
-    for _ in range(steps):
-        lrs.append(optimizer.param_groups[0]["lr"])
-        param.grad = torch.ones(2)
-        optimizer.step()
-        scheduler.step()
-    return lrs
+    """The rate torch's scheduler sets before each of ``steps`` optimizer steps (read by the library's helper)."""
+    return S.learning_rates(make_scheduler, steps, base_lr)
 
 
 def our_lrs(make_schedule, base_lr=0.1, steps=STEPS, optimizer_class=scratch.SGD):
@@ -162,3 +153,10 @@ def test_schedule_class_checks_its_arguments_when_created():
     optimizer = scratch.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
     with pytest.raises(ValueError, match="must be larger than warmup_steps"):
         S.WarmupCosine(optimizer, warmup_steps=20, total_steps=10)
+
+
+def test_learning_rates_reads_any_schedule_and_checks_steps():
+    ours = S.learning_rates(lambda o: S.StepDecay(o, step_size=2, gamma=0.5), 5, base_lr=1.0)
+    assert ours == [1.0, 1.0, 0.5, 0.5, 0.25]
+    with pytest.raises(ValueError, match="steps must be a whole number of steps, 1 or more"):
+        S.learning_rates(lambda o: S.StepDecay(o, step_size=2), 0)

@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable
 import torch
 from torch import nn
 
-__all__ = ["ScratchOptimizer", "SGD", "RMSprop", "Adam", "AdamW"]
+__all__ = ["ScratchOptimizer", "SGD", "RMSprop", "Adam", "AdamW", "largest_difference"]
 
 Params = Iterable[torch.Tensor] | Iterable[dict[str, Any]]
 
@@ -324,3 +324,34 @@ class AdamW(Adam):
         amsgrad: bool = False,
     ) -> None:
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
+
+
+def largest_difference(optimizer_class: type, reference_class: type, steps: int = 50, seed: int = 0,
+                       **options: Any) -> float:
+    """Train two copies of a small network in float64, one with each optimizer; the largest weight gap seen.
+
+    ``largest_difference(SGD, torch.optim.SGD, lr=0.1, momentum=0.9)`` is about 1e-16 when the two
+    implement the same update rule, and far larger at the first step where they do not. The gradients
+    depend on the weights, so any difference would feed back and grow over the ``steps``.
+    """
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+        raise ValueError(f"steps must be a whole number of optimizer steps, 1 or more; got {steps!r}.")
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(64, 4, generator=generator, dtype=torch.float64)
+    y = torch.randn(64, 1, generator=generator, dtype=torch.float64)
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1)).double()
+    twin = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1)).double()
+    twin.load_state_dict(model.state_dict())
+    pairs = [(model, optimizer_class(model.parameters(), **options)),
+             (twin, reference_class(twin.parameters(), **options))]
+    largest = 0.0
+    for _ in range(steps):
+        for network, optimizer in pairs:
+            optimizer.zero_grad()
+            nn.functional.mse_loss(network(x), y).backward()
+            optimizer.step()
+        with torch.no_grad():
+            gaps = [float((p - q).abs().max()) for p, q in zip(model.parameters(), twin.parameters())]
+        largest = max(largest, *gaps)
+    return largest

@@ -15,7 +15,9 @@ Each formula gives the same values as its torch twin (tests/test_scratch_schedul
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
+
+import torch
 
 __all__ = [
     "step_decay_lr",
@@ -27,6 +29,7 @@ __all__ = [
     "CosineAnnealing",
     "LinearWarmup",
     "WarmupCosine",
+    "learning_rates",
 ]
 
 
@@ -197,3 +200,25 @@ class WarmupCosine(LRSchedule):
 
     def lr_at(self, step: int, base_lr: float) -> float:
         return warmup_cosine_lr(step, base_lr, self.warmup_steps, self.total_steps, self.min_lr, self.start_factor)
+
+
+# ----------------------------------------------------------------------------- reading a schedule back
+def learning_rates(make_scheduler: Callable[[torch.optim.Optimizer], Any], steps: int, base_lr: float = 0.1,
+                   optimizer_class: type = torch.optim.SGD) -> list[float]:
+    """The rate a scheduler sets before each of ``steps`` optimizer steps, to plot or compare.
+
+    ``make_scheduler(optimizer)`` builds a ``torch.optim.lr_scheduler`` object or one of the
+    schedules above around a one-parameter optimizer (``optimizer_class``, torch's SGD unless
+    you pass another, e.g. ``course_lib.scratch.optim.SGD``) that starts at ``base_lr``.
+    """
+    _check_count("steps", steps)
+    param = torch.zeros(1, requires_grad=True)
+    optimizer = optimizer_class([param], lr=base_lr)
+    scheduler = make_scheduler(optimizer)
+    rates = []
+    for _ in range(steps):
+        rates.append(optimizer.param_groups[0]["lr"])
+        param.grad = torch.ones(1)
+        optimizer.step()  # torch warns if a scheduler steps before its optimizer ever has
+        scheduler.step()
+    return rates
