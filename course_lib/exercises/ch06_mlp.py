@@ -4,7 +4,6 @@ Use in a notebook: ``from course_lib.exercises import ch06_mlp as ex`` then ``ex
 """
 from __future__ import annotations
 
-import copy
 import math
 from typing import Any, Callable, Sequence
 

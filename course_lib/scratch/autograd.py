@@ -24,7 +24,10 @@ from __future__ import annotations
 import math
 import random
 from numbers import Real
-from typing import Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = [
     "Value",
