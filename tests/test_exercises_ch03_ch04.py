@@ -203,7 +203,8 @@ BCE_MODULE = nn.BCEWithLogitsLoss()
 
 @pytest.mark.parametrize("answer, name", [
     (F.binary_cross_entropy_with_logits, r"F\.binary_cross_entropy_with_logits"),
-    (lambda z, y: torch.binary_cross_entropy_with_logits(z, y, None, None, 1), r"torch\.binary_cross_entropy_with_logits"),
+    (lambda z, y: torch.binary_cross_entropy_with_logits(z, y, None, None, 1),
+     r"torch\.binary_cross_entropy_with_logits"),
     (lambda z, y: F.binary_cross_entropy(torch.sigmoid(z), y), r"F\.binary_cross_entropy"),
     (BCE_MODULE, r"nn\.BCEWithLogitsLoss"),
     (lambda z, y: nn.BCELoss()(torch.sigmoid(z), y), r"nn\.BCELoss"),
@@ -275,8 +276,8 @@ def log_of_softmax(logits, targets):  # stable softmax, then its log: underflows
         (lambda z, t: -torch.log(torch.softmax(z, 1)[torch.arange(len(t)), t]).mean()
          if z.abs().max() < 100 else -torch.log(torch.exp(z) / torch.exp(z).sum(1, keepdim=True))[torch.arange(len(t)), t].mean(),
          r"for logits \[1000, 0, -1000\] with the true class 0 your loss is nan: exp\(1000\) overflows"),
-        (log_of_softmax, r"with the true class 2, the smallest logit, your loss is inf.*log\(0\) = -inf.*Never take the "
-                         r"log of a softmax"),
+        (log_of_softmax,
+         r"with the true class 2, the smallest logit, your loss is inf.*log\(0\) = -inf.*Never take the log of a softmax"),
         (lambda z, t: -manual_cross_entropy(z, t), r"the negative of the right value"),
         (lambda z, t: manual_cross_entropy(torch.softmax(z, 1), t), r"applied softmax and then a cross-entropy"),
         (lambda z, t: -torch.log_softmax(z, 1).mean(), r"averaged -log p over every class"),

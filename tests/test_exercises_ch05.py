@@ -139,10 +139,10 @@ def test_momentum_error_inside_the_learners_code_is_reported():
     def broken(theta, velocity, grad, lr, mu):
         return theta - lr * undefined_name  # noqa: F821
 
-    with pytest.raises(ExerciseFailed, match=r"broken\(theta: \(4,\) float64 tensor, velocity: \(4,\) float64 tensor, "
-                                             r"grad: \(4,\) float64 tensor, lr: 0\.1, mu: 0\.9\) raised NameError: name "
-                                             r"'undefined_name' is not defined \(in your line `return theta - lr \* "
-                                             r"undefined_name"):
+    with pytest.raises(ExerciseFailed, match=r"broken\(theta: \(4,\) float64 tensor, velocity: \(4,\) float64 "
+                                             r"tensor, grad: \(4,\) float64 tensor, lr: 0\.1, mu: 0\.9\) raised "
+                                             r"NameError: name 'undefined_name' is not defined \(in your line `return "
+                                             r"theta - lr \* undefined_name"):
         ex.check_momentum_update(broken)
 
 
@@ -219,8 +219,8 @@ def test_learning_rate_bounds_are_what_gradient_descent_does():
     [
         (0.2, 0.1, r"your two answers are swapped"),
         (0.2, 0.4, r"used the coefficient 5 as the curvature.*f''\(x\) = L = 10"),
-        (0.1, 0.4, r"lr_one_step = 0\.1 is right, so you have L = 10\. But lr_diverges_above = 0\.4 is not.*at lr = 0\.4 "
-                   r"that factor is -3\.0, so GD already diverges below your limit"),
+        (0.1, 0.4, r"lr_one_step = 0\.1 is right, so you have L = 10\. But lr_diverges_above = 0\.4 is not.*"
+                   r"at lr = 0\.4 that factor is -3\.0, so GD already diverges below your limit"),
         (0.1, 0.15, r"at lr = 0\.15 that factor is -0\.5, so GD still converges there"),
         (0.05, 0.2, r"lr_one_step = 0\.05 is not right\. One step gives x - lr \* 10 x"),
         (0.2, 0.2, r"lr_one_step = 0\.2 is not right\. That is the divergence limit"),

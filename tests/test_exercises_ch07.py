@@ -58,8 +58,8 @@ def test_shapes_right_answer_matches_torch(capsys):
     ([(8, 14, 14), (8, 7, 7)], "three"),
     ([(8, 14), (8, 7, 7), (16, 5, 5)], "three"),
     (42, "list of three"),
-    ([(14, 14, 8), (7, 7, 8), (5, 5, 16)], r"you wrote the shapes as \(height, width, channels\), e\.g\. \(14, 14, 8\): "
-                                           r"the channels-last order of Keras"),
+    ([(14, 14, 8), (7, 7, 8), (5, 5, 16)],
+     r"you wrote the shapes as \(height, width, channels\), e\.g\. \(14, 14, 8\): the channels-last order of Keras"),
     ([(8, 14, 14), (7, 7, 8), (16, 5, 5)], r"layer 2 should give \(8, 7, 7\), you wrote \(7, 7, 8\): that is \(height, "
                                           r"width, channels\)"),
     ([("8", 14, 14), (8, 7, 7), (16, 5, 5)], r"a size in layer 1's shape is the text '8', not a number"),
@@ -79,8 +79,8 @@ def test_conv_parameters():
     fails(ex.check_conv_parameters, 4624, "one bias per output channel")
     fails(ex.check_conv_parameters, 32 * 16 * 3 + 32, "9 weights per input channel, not 3")
     fails(ex.check_conv_parameters, 1000, "not it. Count per filter")
-    fails(ex.check_conv_parameters, "4640", r"conv_parameters is the text '4640', not a number: write the number without "
-                                            r"quotes")
+    fails(ex.check_conv_parameters, "4640",
+          r"conv_parameters is the text '4640', not a number: write the number without quotes")
     fails(ex.check_conv_parameters, 4640.5, r"is 4640\.5; it should be a whole number")
     fails(ex.check_conv_parameters, torch.tensor([4608, 32]), r"should be a number, got a tensor of shape \(2,\)")
     assert ex.check_conv_parameters(np.int64(4640)) is True
@@ -163,7 +163,8 @@ def test_corr2d_accepts_loops_and_vectorised():
     (transposed_when_not_square, r"kernel 2x3\) has shape \(6, 5\).*rows and columns are swapped"),
     (wrong_values, r"the value at \(2, 2\) is"),
     (forgot_return, r"is None\. Did you forget `return out`"),
-    (lambda image, kernel: F.conv2d(image[None, None], kernel[None, None])[0, 0], r"corr2d calls torch\.conv2d \(also spelled F\.conv2d\)"),
+    (lambda image, kernel: F.conv2d(image[None, None], kernel[None, None])[0, 0],
+     r"corr2d calls torch\.conv2d \(also spelled F\.conv2d\)"),
     (lambda image, kernel: torch.conv2d(image[None, None], kernel[None, None])[0, 0], r"corr2d calls torch\.conv2d"),
     (lambda image, kernel: scratch_conv2d(image[None, None], kernel[None, None])[0, 0],
      r"corr2d calls course_lib\.scratch\.layers\.conv2d"),
@@ -176,8 +177,8 @@ def test_corr2d_wrong_answers(answer, match):
 
 
 def test_corr2d_that_raises_is_reported():
-    with pytest.raises(ExerciseFailed, match=r"crashes\(image: \(5, 5\) float64 tensor, kernel: \(3, 3\) float64 tensor\) "
-                                             r"raised RuntimeError: .* \(in your line `return image @ kernel"):
+    with pytest.raises(ExerciseFailed, match=r"crashes\(image: \(5, 5\) float64 tensor, kernel: \(3, 3\) float64 "
+                                             r"tensor\) raised RuntimeError: .* \(in your line `return image @ kernel"):
         ex.check_corr2d(crashes)
 
 

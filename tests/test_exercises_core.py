@@ -258,7 +258,8 @@ def test_expect_helpers_messages():
     (torch.tensor([[1.0, 2.0], [float("nan"), 4.0]]), r"contains NaN at index \(1, 0\)\. NaN comes from 0/0"),
     (torch.full((2, 2), float("nan")), r"contains NaN in every entry \(all 4\)"),
     (torch.tensor(float("nan")), r"your answer contains NaN\. NaN comes from"),
-    (torch.tensor([[1.0, float("inf")], [3.0, 4.0]]), r"contains inf at index \(0, 1\), where the right answer is finite"),
+    (torch.tensor([[1.0, float("inf")], [3.0, 4.0]]),
+     r"contains inf at index \(0, 1\), where the right answer is finite"),
 ])
 def test_nan_and_inf_are_named_not_reported_as_a_difference(answer, message):
     expected = torch.tensor([[1.0, 2.0], [3.0, 4.0]]) if answer.dim() else torch.tensor(1.0)

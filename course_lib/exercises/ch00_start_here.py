@@ -34,8 +34,8 @@ def check_sum_one_to_ten(answer: Any) -> str:
     if value == 10:
         raise Incorrect("you got 10: that is how many numbers there are, not their sum. Call .sum() on the tensor.")
     if value != 55:
-        raise Incorrect(f"answer is {value:.10g}, but 1 + 2 + ... + 10 = 55. Build the numbers with torch.arange(1, 11), "
-                        "then .sum().")
+        raise Incorrect(f"answer is {value:.10g}, but 1 + 2 + ... + 10 = 55. Build the numbers with "
+                        "torch.arange(1, 11), then .sum().")
     return "55. Note that torch.arange, like range, stops before its end."
 
 

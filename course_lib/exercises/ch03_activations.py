@@ -120,8 +120,8 @@ def check_sigmoid_grad(fn: TensorFn) -> str:
     not_finite = ~torch.isfinite(out)
     if not_finite.any():
         i = int(torch.nonzero(not_finite)[0])
-        raise Incorrect(f"at x = {far[i].item():g} your derivative is {out[i].item()}: e^-x overflows to inf in float32 "
-                        "for x below about -88, and inf / inf is nan. Write it as sigma(x) * (1 - sigma(x)) with "
+        raise Incorrect(f"at x = {far[i].item():g} your derivative is {out[i].item()}: e^-x overflows to inf in "
+                        "float32 for x below about -88, and inf / inf is nan. Write it as sigma(x) * (1 - sigma(x)) with "
                         "torch.sigmoid, which never overflows.")
     s = torch.sigmoid(far.double())
     expect_close(out, s * (1 - s), "your function's result for x = ±1000", rtol=1e-4, atol=1e-9)
