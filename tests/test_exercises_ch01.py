@@ -95,6 +95,8 @@ def test_flatten_accepts_correct_functions():
         (lambda x: x.squeeze().reshape(x.shape[0], -1) if x.shape[0] > 1 else x.squeeze(), r"single example"),
         (lambda x: x.resize_(x.shape[0], x[0].numel()), r"changed its input"),
         (lambda x: x.tolist(), r"is a list, not a torch\.Tensor"),
+        (lambda x: x.reshape(len(x), -1) * float("nan"), r"for a \(2, 3, 4\) tensor your result contains NaN in every entry"),
+        (lambda x: x.reshape(len(x), -1).double(), r"a torch\.float32 input came back as torch\.float64: flattening moves"),
     ],
 )
 def test_flatten_names_the_mistake(fn, message):

@@ -129,7 +129,7 @@ def _variant(forward=_sigmoid_value, local=lambda s, x: s * (1 - s), upstream=Tr
         s = forward(x.data)
         if as_float:
             return s
-        out = Value(s, inputs=(x,) if inputs else (), op="sigmoid")
+        out = Value(s, inputs=(x, x) if inputs == "twice" else (x,) if inputs else (), op="sigmoid")
 
         def _backward():
             g = local(s, x.data) * (out.grad if upstream else 1.0)
@@ -170,6 +170,8 @@ def test_sigmoid_op_accepts_one_new_node(capsys):
                               r"error \(in your line `s = 1 / \(1 \+ math\.exp\(-x\.data\)\)`\)\. math\.exp\(1000\) is "
                               r"too large.*e\^x / \(1 \+ e\^x\)"),
         (lambda x: None, r"your function's result is None\. Return the new Value"),
+        (lambda x: x, r"returned x itself\. Return a NEW Value"),
+        (_variant(inputs="twice"), r"the new Value lists 2 inputs; its only input should be x"),
     ],
 )
 def test_sigmoid_op_names_the_mistake(fn, message):

@@ -181,6 +181,7 @@ def test_dead_units_accepts_correct_answers():
         (lambda z: torch.zeros(z.shape[1], dtype=torch.bool), r"unit 1 is dead but your mask says False"),
         (lambda z: z.clamp_(max=0).eq(0).all(dim=0), r"changed its input `z` in place"),
         (lambda z: "unit 1", r"your mask is a str, not a torch\.Tensor"),
+        (lambda z: torch.full((z.shape[1],), float("nan")), r"your mask contains NaN in every entry"),
     ],
 )
 def test_dead_units_names_the_mistake(answer, message):
@@ -315,6 +316,7 @@ def test_smoothed_targets():
         (lambda t, c, e: smoothed(t, c, e) * 2, r"each row must sum to 1"),
         (lambda t, c, e: smoothed(t.flip(0), c, e), r"wrong values.*1 - eps \+ eps / C"),
         (lambda t, c, e: smoothed(t.fill_(0), c, e), r"changed its input `t` in place"),
+        (lambda t, c, e: smoothed(t, c, e) * float("nan"), r"your result contains NaN in every entry"),
     ]
     for answer, message in cases:
         fails(ex4.check_smoothed_targets, answer, message)

@@ -109,7 +109,7 @@ def momentum_in_place(theta, velocity, grad, lr, mu):  # what torch.optim does i
          r"should return 2 things, \(new_theta, new_velocity\); it returned a tensor of shape \(4,\)"),
         (momentum_in_place, r"changed its input `theta` in place"),
         (lambda th, v, g, lr, mu: (th - lr * (mu * v + g), (mu * v + g) * float("nan")),
-         r"new_velocity has the wrong values"),
+         r"new_velocity contains NaN in every entry"),
         (lambda th, v, g, lr, mu: None, r"your function's result is None"),
         (lambda th, v, g, lr, mu: ((th - lr * (mu * v + g)).tolist(), mu * v + g), r"new_theta is a list"),
         (lambda th, v, g, lr, mu: (None, mu * v + g), r"new_theta is None"),

@@ -10,8 +10,8 @@ from typing import Any, Callable, Sequence
 import torch
 
 from ..widgets.broadcasting import broadcast_shapes_explained
-from .core import (Exercise, Incorrect, call_learner, close_tensors, exercise, expect_close, expect_no_python_loop,
-                   expect_shape, expect_whole_number, require_tensor)
+from .core import (Exercise, Incorrect, call_learner, close_tensors, exercise, expect_close, expect_finite,
+                   expect_no_python_loop, expect_shape, expect_whole_number, require_tensor)
 
 __all__ = [
     "EXERCISES",
@@ -105,6 +105,10 @@ def check_flatten_per_example(fn: Callable[[torch.Tensor], torch.Tensor]) -> str
                 f"for {description} you returned shape {tuple(out.shape)}, expected {tuple(expected.shape)}. "
                 "Do not write sizes into the code: read them from x (x.shape[0]) or let -1 work them out."
             )
+        expect_finite(out, expected, f"for {description} your result")
+        if out.dtype != x.dtype:
+            raise Incorrect(f"for {description} a {x.dtype} input came back as {out.dtype}: flattening moves numbers, "
+                            "it should not convert them (no .float() or .double()).")
         if not torch.equal(out, expected):
             raise Incorrect(
                 f"for {description} the shape is right but the numbers are in another order. Flatten without "

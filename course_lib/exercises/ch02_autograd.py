@@ -84,6 +84,9 @@ def _sigmoid_node(fn: Callable[[Value], Value], x: Value) -> Value:
         reject_none(out, "your function's result", "Return the new Value (out).")
         raise Incorrect(f"your function returned a {type(out).__name__}; return the new Value (out), "
                         "so that the result stays in the graph.")
+    if out is x:
+        raise Incorrect("your function returned x itself. Return a NEW Value holding sigmoid(x): "
+                        "out = Value(s, inputs=(x,), op='sigmoid').")
     if x.data != before:
         raise Incorrect(f"your function changed x.data from {before:g} to {x.data:g}. Leave the input alone and put "
                         "the result in the new Value.")
@@ -111,11 +114,14 @@ def check_sigmoid_op(fn: Callable[[Value], Value]) -> str:
         if not any(node is x for node in graph):
             raise Incorrect("the new Value does not list x among its inputs, so backward() never visits x's side "
                             "of the graph. Create it with Value(s, inputs=(x,), op='sigmoid').")
+        between = [node for node in graph if not node.is_leaf and node is not out]
+        if between:
+            raise Incorrect(f"your sigmoid is a chain of {len(between) + 1} of the engine's operations between x and "
+                            "the result. The exercise asks for ONE new node whose only input is x, with its own "
+                            "_backward: out = Value(s, inputs=(x,), op='sigmoid').")
         if len(out.inputs) != 1 or out.inputs[0] is not x:
-            steps = sum(1 for node in graph if not node.is_leaf)
-            raise Incorrect(f"your sigmoid is a chain of {steps} of the engine's operations between x and the result. "
-                            "The exercise asks for ONE new node whose only input is x, with its own _backward: "
-                            "out = Value(s, inputs=(x,), op='sigmoid').")
+            raise Incorrect(f"the new Value lists {len(out.inputs)} inputs; its only input should be x: "
+                            "Value(s, inputs=(x,), op='sigmoid').")
         y = 3 * out  # an upstream gradient of 3, not 1
         _backward_through(y)
         slope = s * (1 - s)

@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from ..scratch import activations as scratch_activations
-from .core import (Exercise, Forbidden, Incorrect, call_learner, close_tensors, exercise, expect_close, expect_shape,
-                   require_tensor, torch_spellings)
+from .core import (Exercise, Forbidden, Incorrect, call_learner, close_tensors, exercise, expect_close, expect_finite,
+                   expect_shape, require_tensor, torch_spellings)
 
 __all__ = ["EXERCISES", "check_softmax", "check_sigmoid_grad", "linear_stack", "check_collapsed_stack",
            "check_dead_units"]
@@ -180,6 +180,7 @@ def check_dead_units(fn: TensorFn) -> str:
             raise Incorrect(f"your mask has shape ({z.shape[0]},), one per example: you reduced over the units. "
                             "Reduce over the batch axis instead (dim=0).")
         expect_shape(out, (z.shape[1],), "your mask")
+        expect_finite(out, torch.zeros(z.shape[1]), "your mask")
         mask = out.bool()
         if torch.equal(mask, expected):
             continue

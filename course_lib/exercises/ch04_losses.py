@@ -13,8 +13,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..scratch import losses as scratch_losses
-from .core import (Exercise, Forbidden, Incorrect, call_learner, close_numbers, exercise, expect_close, expect_shape,
-                   require_tensor, torch_spellings)
+from .core import (Exercise, Forbidden, Incorrect, call_learner, close_numbers, exercise, expect_close, expect_finite,
+                   expect_shape, require_tensor, torch_spellings)
 
 __all__ = ["EXERCISES", "check_bce_with_logits", "check_cross_entropy", "check_smoothed_targets",
            "check_kl_divergence"]
@@ -182,6 +182,7 @@ def check_smoothed_targets(fn: Callable[[torch.Tensor, int, float], torch.Tensor
         out = require_tensor(call_learner(fn, targets, classes, eps), "your distributions")
         expected = F.one_hot(targets, classes).double() * (1 - eps) + eps / classes
         expect_shape(out, (4, classes), "your distributions")
+        expect_finite(out, expected, "your result")
         values = out.double()
         one_hot = F.one_hot(targets, classes).double()
         if torch.allclose(values, one_hot):
@@ -218,6 +219,7 @@ def check_kl_divergence(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
     if tuple(out.shape) == tuple(p.shape):
         raise Incorrect("your result has one entry per class; sum p * log(p / q) over the classes: .sum(dim=1).")
     expect_shape(out, (3,), "your KL")
+    expect_finite(out, expected, "your KL")
     values = out.double()
     if torch.allclose(values, (q * (q / p).log()).sum(dim=1)):
         raise Incorrect("you computed KL(q || p): the arguments are swapped. KL(p || q) = sum p log(p / q), "

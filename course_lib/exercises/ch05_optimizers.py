@@ -9,8 +9,8 @@ from typing import Any, Callable
 
 import torch
 
-from .core import (Exercise, Incorrect, call_learner, close_numbers, exercise, expect_close, expect_number,
-                   expect_numbers, expect_results, require_tensor)
+from .core import (Exercise, Incorrect, call_learner, close_numbers, exercise, expect_close, expect_finite,
+                   expect_number, expect_numbers, expect_results, require_tensor)
 
 __all__ = ["EXERCISES", "GD_POINT", "GD_LR", "check_gd_step", "check_momentum_update", "check_adam_bias_correction",
            "QUADRATIC_COEFFICIENT", "check_learning_rate_bounds"]
@@ -126,6 +126,7 @@ def _tensor_of_shape(value: Any, what: str, shape: torch.Size, hint: str, shape_
     value = require_tensor(value, what, hint)
     if value.shape != shape:
         raise Incorrect(f"{what} has shape {tuple(value.shape)}{shape_message}")
+    expect_finite(value, torch.zeros(shape), what)
     return value.double()
 
 
