@@ -4,8 +4,8 @@ The root conftest sets COURSE_STRICT_EXERCISES=1, so a wrong answer raises Exerc
 """
 import math
 
-import pytest
 import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn

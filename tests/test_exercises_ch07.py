@@ -8,10 +8,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_lib.scratch.layers import conv2d as scratch_conv2d
-
 from course_lib.exercises import ExerciseFailed
 from course_lib.exercises import ch07_cnn as ex
+from course_lib.scratch.layers import conv2d as scratch_conv2d
 
 
 def fails(checker, answer, match):

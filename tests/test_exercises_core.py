@@ -8,10 +8,27 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_lib.exercises import core
-from course_lib.exercises.core import (FAILED, NOT_ATTEMPTED, PASSED, ExerciseFailed, Forbidden, Incorrect, Result,
-                                       call_learner, exercise, expect_close, expect_equal, expect_number,
-                                       expect_numbers, expect_results, expect_shape, expect_whole_number,
-                                       python_steps, run_checker, torch_spellings)
+from course_lib.exercises.core import (
+    FAILED,
+    NOT_ATTEMPTED,
+    PASSED,
+    ExerciseFailed,
+    Forbidden,
+    Incorrect,
+    Result,
+    call_learner,
+    exercise,
+    expect_close,
+    expect_equal,
+    expect_number,
+    expect_numbers,
+    expect_results,
+    expect_shape,
+    expect_whole_number,
+    python_steps,
+    run_checker,
+    torch_spellings,
+)
 from course_lib.scratch import activations as scratch_activations
 
 

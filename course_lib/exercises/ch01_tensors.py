@@ -10,8 +10,19 @@ from typing import Any, Callable, Sequence
 import torch
 
 from ..widgets.broadcasting import broadcast_shapes_explained
-from .core import (Exercise, Incorrect, call_learner, close_tensors, exercise, expect_close, expect_finite,
-                   expect_no_python_loop, expect_shape, expect_whole_number, require_tensor)
+from .core import (
+    Exercise,
+    Incorrect,
+    call_learner,
+    close_tensors,
+    exercise,
+    expect_close,
+    expect_finite,
+    expect_no_python_loop,
+    expect_shape,
+    expect_whole_number,
+    require_tensor,
+)
 
 __all__ = [
     "EXERCISES",
@@ -22,10 +33,6 @@ __all__ = [
     "check_masked_mean",
     "check_normalize_rows",
 ]
-
-
-def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
-    return close_tensors(a, b)
 
 
 def _require_tensor(value: Any, what: str) -> torch.Tensor:
@@ -51,10 +58,10 @@ def check_grid_tensor(answer: Any) -> str:
         raise Incorrect(f"answer holds 12 numbers but has shape {tuple(tensor.shape)}; reshape it to (3, 4).")
     expect_shape(tensor, (3, 4), "answer")
     values = tensor.double()
-    if _same(values, expected.double() + 1):
+    if close_tensors(values, expected.double() + 1):
         raise Incorrect("the values run from 1 to 12; they should run from 0 to 11. torch.arange(12) starts at 0 "
                         "and stops before 12.")
-    if _same(values, expected.reshape(4, 3).T.double()):
+    if close_tensors(values, expected.reshape(4, 3).T.double()):
         raise Incorrect("the numbers run down the columns (0, 1, 2 in the first column); they should run along "
                         "the rows (0, 1, 2, 3 in the first row). Did you transpose? reshape fills row by row.")
     expect_close(values, expected, "answer", hint="Row i should hold 4*i, 4*i + 1, 4*i + 2, 4*i + 3.")
@@ -230,9 +237,9 @@ def check_masked_mean(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) 
             raise Incorrect(f"you returned shape (N, 1) = {tuple(out.shape)}; the expected shape is (N,) = ({rows},). "
                             "Drop keepdim=True, or .squeeze(1) at the end.")
         expect_shape(out, (rows,), "your function's result")
-        if _same(out, values.mean(dim=1)):
+        if close_tensors(out, values.mean(dim=1)):
             raise Incorrect("your result is the plain mean of each row: the mask was ignored.")
-        if _same(out, (values * mask).mean(dim=1)):
+        if close_tensors(out, (values * mask).mean(dim=1)):
             raise Incorrect(
                 "you divided by the row length, so masked entries still count as zeros in the mean. Divide by the "
                 "number of True entries in each row: mask.sum(dim=1)."
@@ -277,15 +284,15 @@ def check_normalize_rows(fn: Callable[[torch.Tensor], torch.Tensor]) -> str:
         out = _require_tensor(call_learner(fn, x, explain=_explain_keepdim_error), "your function's result")
         expect_shape(out, tuple(x.shape), "your function's result")
         expected = x / x.norm(dim=1, keepdim=True)
-        if x.shape[0] == x.shape[1] and _same(out, x / x.norm(dim=1)):
+        if x.shape[0] == x.shape[1] and close_tensors(out, x / x.norm(dim=1)):
             raise Incorrect(
                 "on a square input you divided column j by the length of row j: x.norm(dim=1) has shape (N,) and "
                 "broadcasting lines it up with the last axis. Use x.norm(dim=1, keepdim=True) (shape (N, 1)). "
                 "No error warned you, because the shapes happened to fit: the most dangerous broadcasting bug."
             )
-        if _same(out, x / x.norm(dim=0, keepdim=True)):
+        if close_tensors(out, x / x.norm(dim=0, keepdim=True)):
             raise Incorrect("you normalised the columns (dim=0). Each ROW should have length 1: use dim=1.")
-        if _same(out, x / x.norm()):
+        if close_tensors(out, x / x.norm()):
             raise Incorrect("you divided by the length of the whole matrix. Each row needs its own length: dim=1.")
         if out.dtype != x.dtype:
             raise Incorrect(f"a {x.dtype} input came back as {out.dtype}; keep the input's dtype (no .float()).")

@@ -12,18 +12,25 @@ import numpy as np
 import torch
 
 from ..scratch.autograd import Value, topological_order
-from .core import (Exercise, Forbidden, Incorrect, call_learner, close_numbers, close_tensors, exercise, expect_finite,
-                   expect_number, expect_numbers, reject_none)
+from .core import (
+    Exercise,
+    Forbidden,
+    Incorrect,
+    call_learner,
+    close_numbers,
+    close_tensors,
+    exercise,
+    expect_finite,
+    expect_number,
+    expect_numbers,
+    reject_none,
+)
 
 __all__ = ["EXERCISES", "HAND_POINT", "check_hand_gradient", "check_sigmoid_op", "check_numerical_gradient",
            "check_torch_gradient"]
 
 #: Exercise 1 asks for the gradient of f(x, y) = (x*y + y)**2 at this point.
 HAND_POINT = {"x": 2.0, "y": -1.0}
-
-
-def _close(a: float, b: float, tol: float = 1e-6) -> bool:
-    return close_numbers(a, b, rel=tol, abs=tol)
 
 
 # ----------------------------------------------------------------------------- 1. by hand
@@ -34,24 +41,24 @@ def check_hand_gradient(answer: Any) -> str:
     u = x * y + y  # the inner node, -3
     expected = (2 * u * y, 2 * u * (x + 1))  # (6, -18)
     dx, dy = expect_numbers(answer, ("df_dx", "df_dy"), "answer")
-    if _close(dx, expected[0]) and _close(dy, expected[1]):
+    if close_numbers(dx, expected[0]) and close_numbers(dy, expected[1]):
         return "df/dx = 2u·y = 6 and df/dy = 2u·(x + 1) = -18, with u = xy + y = -3."
-    if _close(dx, expected[1]) and _close(dy, expected[0]):
+    if close_numbers(dx, expected[1]) and close_numbers(dy, expected[0]):
         raise Incorrect("the two numbers are swapped: give (df/dx, df/dy) in that order.")
-    if _close(dx, -expected[0]) and _close(dy, -expected[1]):
+    if close_numbers(dx, -expected[0]) and close_numbers(dy, -expected[1]):
         raise Incorrect("both signs are flipped. Check the value of the inner node u = x·y + y at x = 2, y = -1.")
-    if _close(dx, y) and _close(dy, x + 1):
+    if close_numbers(dx, y) and close_numbers(dy, x + 1):
         raise Incorrect("these are du/dx and du/dy of the inner node u = x·y + y only. The chain rule multiplies "
                         "them by the outer derivative d(u²)/du = 2u.")
-    if _close(dx, expected[0] / 2) and _close(dy, expected[1] / 2):
+    if close_numbers(dx, expected[0] / 2) and close_numbers(dy, expected[1] / 2):
         raise Incorrect("both are half the right size: the derivative of u² is 2u, not u.")
-    if _close(dy, 2 * u * x):
+    if close_numbers(dy, 2 * u * x):
         raise Incorrect("df/dy is missing a term: y appears twice in u = x·y + y, so du/dy = x + 1, not x. "
                         "Every path from y to f contributes.")
-    if _close(dx, expected[0]):
+    if close_numbers(dx, expected[0]):
         raise Incorrect(f"df/dx = {dx:g} is right, but df/dy = {dy:g} is not. Write u = x·y + y, then "
                         "df/dy = (df/du)·(du/dy).")
-    if _close(dy, expected[1]):
+    if close_numbers(dy, expected[1]):
         raise Incorrect(f"df/dy = {dy:g} is right, but df/dx = {dx:g} is not. df/dx = (df/du)·(du/dx) with du/dx = y.")
     raise Incorrect(f"({dx:g}, {dy:g}) is not right. Compute u = x·y + y first, then df/du = 2u, du/dx = y, "
                     "du/dy = x + 1, and multiply along each path.")
@@ -105,10 +112,10 @@ def check_sigmoid_op(fn: Callable[[Value], Value]) -> str:
         x = Value(v)
         out = _sigmoid_node(fn, x)
         s = _sigmoid(v)
-        if _close(out.data, _sigmoid(-v)) and not _close(out.data, s):
+        if close_numbers(out.data, _sigmoid(-v)) and not close_numbers(out.data, s):
             raise Incorrect(f"at x = {v:g} you computed {out.data:.4f} = 1/(1 + e^x); sigmoid is 1/(1 + e^(-x)) "
                             "(note the minus sign).")
-        if not _close(out.data, s):
+        if not close_numbers(out.data, s):
             raise Incorrect(f"the forward value at x = {v:g} is {out.data:.6f}, expected sigmoid(x) = {s:.6f}.")
         graph = topological_order(out)
         if not any(node is x for node in graph):
@@ -128,13 +135,13 @@ def check_sigmoid_op(fn: Callable[[Value], Value]) -> str:
         if x.grad == 0.0 and slope != 0.0:
             raise Incorrect("x.grad stayed 0: the new Value's backward step did nothing. Define a function "
                             "_backward() that does x.grad += ..., and attach it: out._backward = _backward.")
-        if _close(x.grad, slope) and not _close(x.grad, 3 * slope):
+        if close_numbers(x.grad, slope) and not close_numbers(x.grad, 3 * slope):
             raise Incorrect("x.grad is s(1 - s), but the result was then multiplied by 3: multiply the local "
                             "derivative by out.grad (the chain rule), x.grad += s * (1 - s) * out.grad.")
-        if _close(x.grad, 3 * v * (1 - v)) and not _close(x.grad, 3 * slope):
+        if close_numbers(x.grad, 3 * v * (1 - v)) and not close_numbers(x.grad, 3 * slope):
             raise Incorrect("you used x.data in the derivative: it is s(1 - s) where s = sigmoid(x) is the "
                             "output (out.data), not the input.")
-        if not _close(x.grad, 3 * slope):
+        if not close_numbers(x.grad, 3 * slope):
             raise Incorrect(f"at x = {v:g} with out.grad = 3, x.grad is {x.grad:.6f}; expected "
                             f"3·s(1 - s) = {3 * slope:.6f}.")
     v = 0.7
@@ -143,16 +150,16 @@ def check_sigmoid_op(fn: Callable[[Value], Value]) -> str:
     _backward_through(y)
     s = _sigmoid(v)
     expected = s * (1 - s) * v + s
-    if _close(x.grad, s * (1 - s) * v):
+    if close_numbers(x.grad, s * (1 - s) * v):
         raise Incorrect("with y = sigmoid(x) * x, x.grad lost the contribution of the second path: use "
                         "x.grad += ..., not x.grad = ... (a Value used twice collects both contributions).")
-    if not _close(x.grad, expected):
+    if not close_numbers(x.grad, expected):
         raise Incorrect(f"for y = sigmoid(x) * x at x = 0.7, x.grad is {x.grad:.6f}; expected {expected:.6f}.")
     w = Value(1.5)
     y = _sigmoid_node(fn, w * 2.0)  # the input is itself computed: backward must flow through it
     _backward_through(y)
     s = _sigmoid(3.0)
-    if not _close(w.grad, 2 * s * (1 - s)):
+    if not close_numbers(w.grad, 2 * s * (1 - s)):
         raise Incorrect(f"for sigmoid(2w) at w = 1.5, w.grad is {w.grad:.6f}; expected 2·s(1 - s) = "
                         f"{2 * s * (1 - s):.6f}. Is x listed in inputs=(x,)?")
     return "the sigmoid node passes s(1 - s)·out.grad back, accumulates with +=, and stays finite at x = ±1000."
@@ -203,7 +210,7 @@ def _derivatives(result: Any, count: int) -> list[float]:
 def _expect_restored(xs: list[float], original: list[float]) -> None:
     if xs == original:
         return
-    if len(xs) == len(original) and all(_close(a, b, 1e-9) for a, b in zip(xs, original)):
+    if len(xs) == len(original) and all(close_numbers(a, b, 1e-9) for a, b in zip(xs, original)):
         i = next(i for i, (a, b) in enumerate(zip(xs, original)) if a != b)
         raise Incorrect(f"you put xs back by adding and subtracting h, but floating-point rounding does not undo "
                         f"exactly: xs[{i}] came back as {xs[i]!r} instead of {original[i]!r}. Save the old value and "
@@ -223,12 +230,12 @@ def check_numerical_gradient(fn: Callable[..., Sequence[float]]) -> str:
     _expect_restored(xs, point)
     values = _derivatives(result, len(point))
     exact = _test_gradient(point)
-    if not all(_close(v, e, 1e-5) for v, e in zip(values, exact)):
-        if all(_close(v, 2 * e, 1e-5) for v, e in zip(values, exact)):
+    if not all(close_numbers(v, e, 1e-5) for v, e in zip(values, exact)):
+        if all(close_numbers(v, 2 * e, 1e-5) for v, e in zip(values, exact)):
             raise Incorrect("your numbers are twice the derivative: the two points x - h and x + h are 2h apart, "
                             "so divide by 2 * h.")
         for sign, name in [(1.0, "forward (f(x + h) - f(x)) / h"), (-1.0, "backward (f(x) - f(x - h)) / h")]:
-            if all(_close(v, e, 1e-7) for v, e in zip(values, _one_sided(_test_function, point, h, sign))):
+            if all(close_numbers(v, e, 1e-7) for v, e in zip(values, _one_sided(_test_function, point, h, sign))):
                 raise Incorrect(f"you used the {name} difference. Its error shrinks only like h; the central "
                                 "difference (f(x + h) - f(x - h)) / (2h) cancels that error term, leaving h².")
         worst = max(range(len(point)), key=lambda i: abs(values[i] - exact[i]))
@@ -239,13 +246,13 @@ def check_numerical_gradient(fn: Callable[..., Sequence[float]]) -> str:
     values = _derivatives(call_learner(fn, _test_function, xs, big_h, may_change={1}), len(point))
     _expect_restored(xs, point)
     wanted = _central(_test_function, point, big_h)
-    if all(_close(v, w, 1e-6) for v, w in zip(values, wanted)):  # 1e-6: a float32 tensor of the numbers is fine
+    if all(close_numbers(v, w, 1e-6) for v, w in zip(values, wanted)):  # 1e-6: a float32 tensor of the numbers is fine
         return "central differences agree with the exact gradient to about h² — a trustworthy check."
     for sign, name in [(1.0, "forward (f(x + h) - f(x)) / h"), (-1.0, "backward (f(x) - f(x - h)) / h")]:
-        if all(_close(v, w, 1e-6) for v, w in zip(values, _one_sided(_test_function, point, big_h, sign))):
+        if all(close_numbers(v, w, 1e-6) for v, w in zip(values, _one_sided(_test_function, point, big_h, sign))):
             raise Incorrect(f"with h = {big_h} you used the {name} difference; use the central difference "
                             "(f(x + h) - f(x - h)) / (2h).")
-    if all(_close(v, e, 1e-4) for v, e in zip(values, exact)):
+    if all(close_numbers(v, e, 1e-4) for v, e in zip(values, exact)):
         raise Incorrect(f"with h = {big_h} your function still returns the exact derivatives, so it does not use the "
                         "h it is given (a step size fixed inside the function, or a one-sided difference with its "
                         f"own tiny step?). With h = {big_h} the central difference for input 2 is {wanted[2]:.4f}, "

@@ -11,8 +11,19 @@ import torch
 from torch import nn
 
 from ..scratch import activations as scratch_activations
-from .core import (Exercise, Forbidden, Incorrect, call_learner, close_tensors, exercise, expect_close, expect_finite,
-                   expect_shape, require_tensor, torch_spellings)
+from .core import (
+    Exercise,
+    Forbidden,
+    Incorrect,
+    call_learner,
+    close_tensors,
+    exercise,
+    expect_close,
+    expect_finite,
+    expect_shape,
+    require_tensor,
+    torch_spellings,
+)
 
 __all__ = ["EXERCISES", "check_softmax", "check_sigmoid_grad", "linear_stack", "check_collapsed_stack",
            "check_dead_units"]
@@ -46,10 +57,6 @@ def _call(fn: TensorFn, x: torch.Tensor, forbidden: Forbidden | None = None) -> 
     return call_learner(fn, x, forbidden=forbidden, explain=_explain_keepdim_error)
 
 
-def _close(a: torch.Tensor, b: torch.Tensor, atol: float = 1e-6) -> bool:
-    return close_tensors(a, b, rtol=1e-5, atol=atol)
-
-
 # ----------------------------------------------------------------------------- 1. softmax
 @exercise("A softmax that does not overflow")
 def check_softmax(fn: TensorFn) -> str:
@@ -60,12 +67,12 @@ def check_softmax(fn: TensorFn) -> str:
     out = require_tensor(_call(fn, ordinary, BUILT_IN_SOFTMAX), "your softmax's result")
     expect_shape(out, (4, 5), "your softmax's result")
     expected = torch.softmax(ordinary, dim=-1)
-    if _close(out, torch.softmax(ordinary, dim=0)):
+    if close_tensors(out, torch.softmax(ordinary, dim=0)):
         raise Incorrect("your rows do not sum to 1, your columns do: you normalised along dim=0. Logits of one "
                         "example sit in a row, so sum along the last axis: dim=-1.")
-    if _close(out, torch.exp(ordinary)):
+    if close_tensors(out, torch.exp(ordinary)):
         raise Incorrect("you returned exp(x) without dividing by the sum: the rows must add up to 1.")
-    if _close(out, torch.exp(ordinary) / torch.exp(ordinary).sum()):
+    if close_tensors(out, torch.exp(ordinary) / torch.exp(ordinary).sum()):
         raise Incorrect("you divided by the sum over the whole tensor, so all the numbers together sum to 1. "
                         "Each row must: .sum(dim=-1, keepdim=True).")
     expect_close(out, expected, "your softmax's result", hint="softmax(x)_i = exp(x_i) / sum_j exp(x_j), per row.")
@@ -99,15 +106,15 @@ def check_sigmoid_grad(fn: TensorFn) -> str:
     expect_shape(out, tuple(x.shape), "your function's result")
     s = torch.sigmoid(x)
     expected = s * (1 - s)
-    if _close(out, s):
+    if close_tensors(out, s):
         raise Incorrect("you returned sigmoid(x) itself. The derivative is sigma(x) * (1 - sigma(x)).")
-    if _close(out, x * (1 - x)):
+    if close_tensors(out, x * (1 - x)):
         raise Incorrect("you computed x * (1 - x): the formula sigma * (1 - sigma) needs sigma(x), not x. "
                         "Compute s = torch.sigmoid(x) first.")
-    if _close(out, s * (1 + s)) or _close(out, -s * (1 - s)):
+    if close_tensors(out, s * (1 + s)) or close_tensors(out, -s * (1 - s)):
         raise Incorrect("check the sign: sigma'(x) = sigma(x) * (1 - sigma(x)) is positive everywhere, largest "
                         "(0.25) at x = 0.")
-    if _close(out, torch.exp(-x) / (1 + torch.exp(-x))):
+    if close_tensors(out, torch.exp(-x) / (1 + torch.exp(-x))):
         raise Incorrect("you have e^-x / (1 + e^-x), which is 1 - sigma(x). The quotient rule gives "
                         "e^-x / (1 + e^-x)^2: square the denominator.")
     expect_close(out, expected, "your function's result", rtol=1e-6, atol=1e-9,
@@ -121,8 +128,8 @@ def check_sigmoid_grad(fn: TensorFn) -> str:
     if not_finite.any():
         i = int(torch.nonzero(not_finite)[0])
         raise Incorrect(f"at x = {far[i].item():g} your derivative is {out[i].item()}: e^-x overflows to inf in "
-                        "float32 for x below about -88, and inf / inf is nan. Write it as sigma(x) * (1 - sigma(x)) with "
-                        "torch.sigmoid, which never overflows.")
+                        "float32 for x below about -88, and inf / inf is nan. Write it as sigma(x) * (1 - sigma(x)) "
+                        "with torch.sigmoid, which never overflows.")
     s = torch.sigmoid(far.double())
     expect_close(out, s * (1 - s), "your function's result for x = ±1000", rtol=1e-4, atol=1e-9)
     return "sigma' is at most 0.25: ten sigmoid layers multiply a gradient by at most 0.25^10 ≈ 1e-6."
@@ -143,7 +150,7 @@ def check_collapsed_stack(answer: Any) -> str:
     w1, w2, w3 = linear_stack()
     expected = w3 @ w2 @ w1
     tensor = require_tensor(answer, "W")
-    if tuple(tensor.shape) == (3, 2) and _close(tensor, expected.T):
+    if tuple(tensor.shape) == (3, 2) and close_tensors(tensor, expected.T):
         raise Incorrect("W has shape (3, 2): that is the transpose (W1ᵀ W2ᵀ W3ᵀ). W maps 3 inputs to 2 outputs, so "
                         "it has shape (2, 3): W = W3 @ W2 @ W1.")
     expect_shape(tensor, (2, 3), "W",)

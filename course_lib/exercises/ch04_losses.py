@@ -13,8 +13,19 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..scratch import losses as scratch_losses
-from .core import (Exercise, Forbidden, Incorrect, call_learner, close_numbers, exercise, expect_close, expect_finite,
-                   expect_shape, require_tensor, torch_spellings)
+from .core import (
+    Exercise,
+    Forbidden,
+    Incorrect,
+    call_learner,
+    close_numbers,
+    exercise,
+    expect_close,
+    expect_finite,
+    expect_shape,
+    require_tensor,
+    torch_spellings,
+)
 
 __all__ = ["EXERCISES", "check_bce_with_logits", "check_cross_entropy", "check_smoothed_targets",
            "check_kl_divergence"]
@@ -57,10 +68,6 @@ def _scalar(value: Any, what: str, per_element_shape: tuple[int, ...]) -> float:
     return float(tensor)
 
 
-def _near(a: float, b: float, tol: float = 1e-4) -> bool:
-    return close_numbers(a, b, rel=tol, abs=tol)
-
-
 def _expect_finite_loss(got: float, where: str) -> None:
     if not math.isfinite(got):
         raise Incorrect(f"{where} your loss is {got}. nan comes from 0/0, inf - inf or 0 * inf; inf from exp of a "
@@ -77,16 +84,16 @@ def check_bce_with_logits(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tenso
     expected = float(F.binary_cross_entropy_with_logits(logits, targets))
     got = _scalar(call_learner(fn, logits, targets, forbidden=BUILT_IN_BCE), "your loss", (12,))
     _expect_finite_loss(got, "on ordinary logits")
-    if _near(got, -expected):
+    if close_numbers(got, -expected, 1e-4):
         raise Incorrect(f"your loss is {got:.4f}, the negative of the right value: cross-entropy is "
                         "-[y log p + (1 - y) log(1 - p)], with the minus sign in front; a loss is never negative.")
-    if _near(got, float(F.binary_cross_entropy_with_logits(logits, targets, reduction="sum"))):
+    if close_numbers(got, float(F.binary_cross_entropy_with_logits(logits, targets, reduction="sum")), 1e-4):
         raise Incorrect("you summed over the batch; the task asks for the mean (.mean()), as PyTorch's default does.")
-    if _near(got, float(F.binary_cross_entropy_with_logits(logits, 1 - targets))):
+    if close_numbers(got, float(F.binary_cross_entropy_with_logits(logits, 1 - targets)), 1e-4):
         raise Incorrect("you swapped y and 1 - y: a target of 1 should be scored by log p, a target of 0 by log(1 - p).")
-    if _near(got, float(F.binary_cross_entropy(logits.sigmoid().sigmoid(), targets))):
+    if close_numbers(got, float(F.binary_cross_entropy(logits.sigmoid().sigmoid(), targets)), 1e-4):
         raise Incorrect("you applied the sigmoid twice. fn receives logits; the formula turns them into probabilities once.")
-    if not _near(got, expected):
+    if not close_numbers(got, expected, 1e-4):
         raise Incorrect(f"on ordinary logits your loss is {got:.4f}, expected {expected:.4f}. "
                         "Loss per element: max(z, 0) - z * y + log(1 + exp(-|z|)); then .mean().")
     extreme = torch.tensor([200.0, -200.0, 200.0, -200.0, 0.0])
@@ -97,11 +104,11 @@ def check_bce_with_logits(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tenso
         raise Incorrect(f"at logits of +-200 your loss is {got}: sigmoid(-200) rounds to 0 in float32 and log(0) is "
                         "-inf (or exp(200) overflows). Rewrite it without forming p: "
                         "max(z, 0) - z * y + log1p(exp(-|z|)) only ever exponentiates a negative number.")
-    if _near(got, float(F.binary_cross_entropy(torch.sigmoid(extreme), labels)), 1e-3):
+    if close_numbers(got, float(F.binary_cross_entropy(torch.sigmoid(extreme), labels)), 1e-3):
         raise Incorrect(f"at logits of +-200 your loss is {got:.2f}, expected {expected:.2f}: clamping log(p) at -100 "
                         "(as F.binary_cross_entropy does) stops the inf but caps the loss of a confident mistake at 100. "
                         "Use the log-sum-exp form: max(z, 0) - z * y + log1p(exp(-|z|)).")
-    if not _near(got, expected):
+    if not close_numbers(got, expected, 1e-4):
         raise Incorrect(f"at logits of +-200 your loss is {got:.4f}, expected {expected:.4f}. "
                         "Use max(z, 0) - z * y + log1p(exp(-|z|)).")
     return "this is exactly what F.binary_cross_entropy_with_logits and tf.nn.sigmoid_cross_entropy_with_logits compute."
@@ -117,26 +124,26 @@ def check_cross_entropy(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
     expected = float(F.cross_entropy(logits, targets))
     got = _scalar(call_learner(fn, logits, targets, forbidden=BUILT_IN_CROSS_ENTROPY), "your loss", (8,))
     _expect_finite_loss(got, "on ordinary logits")
-    if _near(got, -expected):
+    if close_numbers(got, -expected, 1e-4):
         raise Incorrect(f"your loss is {got:.4f}, the negative of the right value: the loss is -log p of the true "
                         "class. Put a minus sign in front.")
-    if _near(got, float(F.cross_entropy(torch.softmax(logits, 1), targets))):
+    if close_numbers(got, float(F.cross_entropy(torch.softmax(logits, 1), targets)), 1e-4):
         raise Incorrect("you applied softmax and then a cross-entropy that applies (log-)softmax again. F.cross_entropy "
                         "and your formula both expect raw logits: a model for classification ends in a Linear layer, "
                         "no softmax.")
     log_probs = torch.log_softmax(logits, dim=1)
-    if _near(got, float(-log_probs.mean())):
+    if close_numbers(got, float(-log_probs.mean()), 1e-4):
         raise Incorrect("you averaged -log p over every class. Only the true class counts: pick it with "
                         "log_probs[torch.arange(N), targets] (or .gather(1, targets[:, None])).")
-    if _near(got, float(-log_probs.sum(dim=1).mean())):
+    if close_numbers(got, float(-log_probs.sum(dim=1).mean()), 1e-4):
         raise Incorrect("you summed -log p over all classes of each row. Only the true class counts: "
                         "log_probs[torch.arange(N), targets].")
-    if _near(got, float(F.cross_entropy(logits, targets, reduction="sum"))):
+    if close_numbers(got, float(F.cross_entropy(logits, targets, reduction="sum")), 1e-4):
         raise Incorrect("you summed over the batch; the task asks for the mean (.mean()).")
-    if _near(got, float(-torch.log_softmax(logits, dim=0)[torch.arange(8), targets].mean())):
+    if close_numbers(got, float(-torch.log_softmax(logits, dim=0)[torch.arange(8), targets].mean()), 1e-4):
         raise Incorrect("you normalised along dim=0 (over the batch). The classes of one example sit in a row: "
                         "log_softmax(logits, dim=1).")
-    if not _near(got, expected):
+    if not close_numbers(got, expected, 1e-4):
         raise Incorrect(f"your loss is {got:.4f}, expected {expected:.4f}. Compute log_probs = logits - logsumexp over "
                         "dim=1 (keepdim), then the mean of -log_probs at the true classes.")
     # Row 0 overflows exp; row 1 underflows if the max of the whole tensor is subtracted; in row 2 the true class
@@ -147,7 +154,7 @@ def check_cross_entropy(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
     got = _scalar(call_learner(fn, big, big_targets, forbidden=BUILT_IN_CROSS_ENTROPY), "your loss", (3,))
     if not math.isfinite(got):
         _explain_big_logits(fn, big, big_targets, got)
-    if not _near(got, expected):
+    if not close_numbers(got, expected, 1e-4):
         raise Incorrect(f"for logits of 1000 your loss is {got:.4f}, expected {expected:.4f}. Did you subtract each "
                         "row's own max (keepdim=True)?")
     return "-log_softmax(logits)[range(N), targets].mean() is F.cross_entropy; nn.CrossEntropyLoss wants logits."

@@ -9,8 +9,19 @@ from typing import Any, Callable
 
 import torch
 
-from .core import (Exercise, Incorrect, call_learner, close_numbers, exercise, expect_close, expect_finite,
-                   expect_number, expect_numbers, expect_results, require_tensor)
+from .core import (
+    Exercise,
+    Incorrect,
+    call_learner,
+    close_numbers,
+    exercise,
+    expect_close,
+    expect_finite,
+    expect_number,
+    expect_numbers,
+    expect_results,
+    require_tensor,
+)
 
 __all__ = ["EXERCISES", "GD_POINT", "GD_LR", "check_gd_step", "check_momentum_update", "check_adam_bias_correction",
            "QUADRATIC_COEFFICIENT", "check_learning_rate_bounds"]
@@ -23,7 +34,7 @@ QUADRATIC_COEFFICIENT = 5.0
 
 
 def _same(a: tuple[float, ...], b: tuple[float, ...], tol: float = 1e-6) -> bool:
-    return all(close_numbers(x, y, rel=tol, abs=tol) for x, y in zip(a, b))
+    return all(close_numbers(x, y, tol) for x, y in zip(a, b))
 
 
 # ----------------------------------------------------------------------------- 1. one step by hand

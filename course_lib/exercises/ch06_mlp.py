@@ -12,8 +12,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .core import (Exercise, Forbidden, Incorrect, call_learner, close_tensors, exercise, expect_finite, expect_number,
-                   expect_numbers, expect_results, expect_shape, reject_none)
+from .core import (
+    Exercise,
+    Forbidden,
+    Incorrect,
+    call_learner,
+    close_tensors,
+    exercise,
+    expect_finite,
+    expect_number,
+    expect_numbers,
+    expect_results,
+    expect_shape,
+    reject_none,
+)
 
 __all__ = [
     "EXERCISES",

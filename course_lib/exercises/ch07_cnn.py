@@ -12,8 +12,18 @@ from torch import nn
 
 from ..scratch import layers as scratch_layers
 from ..scratch.layers import conv_output_size
-from .core import (Exercise, Forbidden, Incorrect, call_learner, exercise, expect_finite, expect_shape,
-                   expect_whole_number, reject_none, torch_spellings)
+from .core import (
+    Exercise,
+    Forbidden,
+    Incorrect,
+    call_learner,
+    exercise,
+    expect_finite,
+    expect_shape,
+    expect_whole_number,
+    reject_none,
+    torch_spellings,
+)
 
 __all__ = ["EXERCISES", "SHAPES_NETWORK", "check_shapes", "check_conv_parameters", "check_corr2d", "check_edge_kernel"]
 

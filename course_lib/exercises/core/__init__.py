@@ -8,12 +8,30 @@
 - ``learner_calls``: ``call_learner`` runs the learner's function watched (forbidden built-ins, inputs left
   unchanged, errors as one sentence); ``expect_no_python_loop`` counts steps to find loops.
 """
-from .answers import (close_numbers, close_tensors, expect_close, expect_equal, expect_finite, expect_number,
-                      expect_numbers, expect_results, expect_shape, expect_whole_number, reject_none, require_tensor)
-from .learner_calls import (LOOP_ALLOWANCE, Forbidden, ForbiddenCall, call_learner, expect_no_python_loop,
-                            python_steps, torch_spellings)
-from .verdicts import (FAILED, NOT_ATTEMPTED, PASSED, Exercise, ExerciseFailed, Incorrect, Result, exercise,
-                       run_checker)
+from .answers import (
+                      close_numbers,
+                      close_tensors,
+                      expect_close,
+                      expect_equal,
+                      expect_finite,
+                      expect_number,
+                      expect_numbers,
+                      expect_results,
+                      expect_shape,
+                      expect_whole_number,
+                      reject_none,
+                      require_tensor,
+)
+from .learner_calls import (
+                      LOOP_ALLOWANCE,
+                      Forbidden,
+                      ForbiddenCall,
+                      call_learner,
+                      expect_no_python_loop,
+                      python_steps,
+                      torch_spellings,
+)
+from .verdicts import FAILED, NOT_ATTEMPTED, PASSED, Exercise, ExerciseFailed, Incorrect, Result, exercise, run_checker
 
 __all__ = [
     "Incorrect", "ExerciseFailed", "Result", "Exercise", "exercise", "run_checker", "PASSED", "FAILED",

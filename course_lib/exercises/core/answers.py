@@ -87,9 +87,10 @@ def expect_equal(value: Any, expected: Any, what: str = "your answer", hint: str
         raise Incorrect(f"{what} is {value!r}, which is not right. {hint}".strip())
 
 
-def close_numbers(a: float, b: float, rel: float = 1e-6, abs: float = 1e-6) -> bool:  # noqa: A002
-    """True when two numbers agree to ``rel`` (relative) or ``abs`` (absolute); NaN is close to nothing."""
-    return math.isclose(a, b, rel_tol=rel, abs_tol=abs)
+def close_numbers(a: float, b: float, tol: float = 1e-6) -> bool:
+    """True when ``|a - b| <= tol * max(1, |a|, |b|)``: relative for large numbers, absolute near 0; NaN is close
+    to nothing."""
+    return math.isclose(a, b, rel_tol=tol, abs_tol=tol)
 
 
 def close_tensors(a: torch.Tensor, b: torch.Tensor, rtol: float = 1e-5, atol: float = 1e-6) -> bool:
