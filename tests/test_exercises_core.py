@@ -157,6 +157,8 @@ def _own_softmax(x):
     (_helper, "torch.softmax"),
     (_swallows_the_error, "torch.softmax"),
     (scratch_activations.softmax, "scratch softmax"),
+    (lambda x: torch.ops.aten._softmax(x, -1, False), "torch.ops.aten._softmax"),
+    (lambda x: torch.ops.aten.softmax.int(x, -1), "torch.ops.aten.softmax"),
 ])
 def test_a_forbidden_function_is_refused_however_it_is_reached(fn, name):
     with pytest.raises(Incorrect, match=f"^you called {name.replace('(', '[(]').replace(')', '[)]')}$"):

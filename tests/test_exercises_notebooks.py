@@ -110,3 +110,19 @@ def test_an_answer_of_the_wrong_kind_gets_a_sentence_about_the_answer(chapter, e
         assert result.status in (FAILED, NOT_ATTEMPTED), (entry.id, wrong, result)
         assert "the checker could not use your answer" not in result.message, (entry.id, wrong, result.message)
         assert "Traceback" not in result.message
+
+
+def test_in_a_real_kernel_an_error_names_the_learners_own_line():
+    """Notebook cells live in files IPython makes up; the learner's line must still be found and shown."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    cells = ["import os\nos.environ['COURSE_STRICT_EXERCISES'] = '0'\nimport torch\n"
+             "from course_lib.exercises import ch03_activations as ex",
+             "def softmax(x):\n    e = torch.exp(x)\n    return e / e.sum(dim=-1)\n\n\nex.check_softmax(softmax)"]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in cells])
+    NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    text = "".join(output.get("text", "") for output in nb.cells[1].outputs)
+    assert text.startswith("❌ A softmax that does not overflow: softmax(x: (4, 5) float32 tensor) raised RuntimeError")
+    assert "(in your line `return e / e.sum(dim=-1)`)" in text and "keepdim=True" in text
+    assert not any(output["output_type"] == "error" for output in nb.cells[1].outputs)  # no traceback

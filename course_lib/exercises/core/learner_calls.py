@@ -40,7 +40,8 @@ class Forbidden:
 
 
 def torch_spellings(*ops: str) -> dict[str, Any]:
-    """Every spelling of torch operations: ``torch.op``, ``F.op``, ``torch.special.op``, ``x.op()``, ``x.op_()``."""
+    """Every spelling of torch operations: ``torch.op``, ``F.op``, ``torch.special.op``, ``x.op()``, ``x.op_()``,
+    and the raw ``torch.ops.aten`` operators."""
     places = (("torch", torch), ("F", torch.nn.functional), ("torch.special", torch.special),
               ("torch._C._nn", torch._C._nn))
     found: dict[str, Any] = {}
@@ -51,6 +52,10 @@ def torch_spellings(*ops: str) -> dict[str, Any]:
         for method in (op, op + "_"):
             if hasattr(torch.Tensor, method):
                 found[f"x.{method}()"] = getattr(torch.Tensor, method)
+        for aten in (op, "_" + op):
+            packet = getattr(torch.ops.aten, aten, None)
+            if packet is not None:
+                found[f"torch.ops.aten.{aten}"] = packet
     return found
 
 
@@ -99,8 +104,8 @@ class _Watch(TorchFunctionMode):
 
     def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
         self.steps += 1
-        try:
-            name = self.torch_names.get(func)
+        try:  # an aten operator may arrive as one overload of a forbidden operator
+            name = self.torch_names.get(func) or self.torch_names.get(getattr(func, "overloadpacket", None))
         except TypeError:  # an unhashable callable: never one we forbid
             name = None
         if name is not None:
