@@ -5,7 +5,7 @@ Use in a notebook: ``from course_lib.exercises import ch06_mlp as ex`` then ``ex
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import torch
@@ -61,7 +61,7 @@ class _Setting:
     name: str
     make_optimizer: Callable[[Any], torch.optim.Optimizer]
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-    steps: int = field(default=2)
+    steps: int = 2
 
 
 _SETTINGS = (
