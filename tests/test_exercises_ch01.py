@@ -61,6 +61,8 @@ def test_grid_tensor_accepts_the_idioms(capsys):
         ([[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]], r"is a list, not a torch\.Tensor"),
         (np.arange(12.0).reshape(3, 4), r"is a ndarray, not a torch\.Tensor"),
         (None, r"answer is None"),
+        (torch.full((3, 4), float("nan")), r"contains NaN in every entry \(all 12\)"),
+        ("0 1 2 3", r"is a str, not a torch\.Tensor"),
     ],
 )
 def test_grid_tensor_names_the_mistake(answer, message):
@@ -93,6 +95,8 @@ def test_flatten_accepts_correct_functions():
         (lambda x: x.squeeze().reshape(x.shape[0], -1) if x.shape[0] > 1 else x.squeeze(), r"single example"),
         (lambda x: x.resize_(x.shape[0], x[0].numel()), r"changed its input"),
         (lambda x: x.tolist(), r"is a list, not a torch\.Tensor"),
+        (lambda x: x.reshape(len(x), -1) * float("nan"), r"for a \(2, 3, 4\) tensor your result contains NaN in every entry"),
+        (lambda x: x.reshape(len(x), -1).double(), r"a torch\.float32 input came back as torch\.float64: flattening moves"),
     ],
 )
 def test_flatten_names_the_mistake(fn, message):
@@ -131,6 +135,8 @@ def test_broadcast_predictions_accept_tuples_lists_and_sizes():
         ((8, 7, 6, 5), r"prediction 1 is 8; write a tuple"),
         ({"pair 1": (8, 7, 6, 5)}, r"a list of 4 predictions"),
         ([(8, 7, 6, 5), 5, None, (2, 4, 3)], r"prediction 2 is 5"),
+        ([("8", 7, 6, 5), (5, 5), None, (2, 4, 3)], r"a size in prediction 1 is the text '8', not a number"),
+        ([(8.5, 7, 6, 5), (5, 5), None, (2, 4, 3)], r"a size in prediction 1 is 8\.5; it should be a whole number"),
     ],
 )
 def test_broadcast_predictions_name_the_mistake(answers, message):
@@ -145,6 +151,19 @@ def masked_mean_solution(values, mask):
 def masked_mean_with_where(values, mask):
     total = torch.where(mask, values, torch.zeros_like(values)).sum(dim=1)
     return total / mask.sum(dim=1).clamp(min=1).to(values.dtype)
+
+
+def masked_mean_in_place(values, mask):
+    values[~mask] = 0
+    return values.sum(dim=1) / mask.sum(dim=1).clamp(min=1)
+
+
+def masked_mean_per_row(values, mask):
+    return torch.stack([row[keep].mean() if keep.any() else row.new_zeros(()) for row, keep in zip(values, mask)])
+
+
+def masked_mean_with_map(values, mask):
+    return torch.stack(list(map(lambda row, keep: (row * keep).sum() / keep.sum().clamp(min=1), values, mask)))
 
 
 def test_masked_mean_accepts_correct_functions():
@@ -171,6 +190,11 @@ def test_masked_mean_reference_against_a_loop():
         (lambda v, m: (v * m).sum(dim=0) / m.sum(dim=0).clamp(min=1), r"has shape \(6,\), expected \(4,\)"),
         (lambda v, m: (v * m).sum(dim=1) / m.sum(dim=1).clamp(min=2), r"right shape but wrong values"),
         (lambda v, m: None, r"result is None"),
+        (masked_mean_in_place, r"changed its input `values` in place.*torch\.where\(mask, values, 0\)"),
+        (masked_mean_per_row, r"numbers are right, but your function loops in Python.*the mask do the work"),
+        (masked_mean_with_map, r"numbers are right, but your function loops in Python"),
+        (lambda v, m: (v * m).sum(dim=1) / 0, r"contains inf"),
+        (lambda v, m: [0.0] * len(v), r"is a list, not a torch\.Tensor"),
     ],
 )
 def test_masked_mean_names_the_mistake(fn, message):
@@ -184,6 +208,21 @@ def normalize_rows_solution(x):
 
 def normalize_rows_with_a_loop(x):
     return torch.stack([row / row.norm() for row in x])
+
+
+def normalize_rows_with_map(x):
+    return torch.stack(list(map(lambda row: row / row.norm(), x)))
+
+
+def _normalize_one(row):
+    return row / row.norm()
+
+
+def normalize_rows_with_a_helper(x):
+    rows = []
+    for row in x:
+        rows.append(_normalize_one(row))
+    return torch.stack(rows)
 
 
 def normalize_rows_in_place(x):
@@ -203,8 +242,13 @@ def test_normalize_rows_accepts_vectorised_functions():
         (lambda x: x / x.norm(dim=1), r"square input you divided column j by the length of row j.*keepdim=True"),
         (lambda x: x / x.norm(dim=0, keepdim=True), r"normalised the columns \(dim=0\)"),
         (lambda x: x / x.norm(), r"length of the whole matrix"),
-        (normalize_rows_in_place, r"changed its input: an in-place operation"),
-        (normalize_rows_with_a_loop, r"uses a Python loop"),
+        (normalize_rows_in_place, r"changed its input `x` in place"),
+        (normalize_rows_with_a_loop, r"numbers are right, but your function loops in Python"),
+        (normalize_rows_with_map, r"numbers are right, but your function loops in Python"),
+        (normalize_rows_with_a_helper, r"numbers are right, but your function loops in Python"),
+        (lambda x: torch.full_like(x, float("nan")), r"contains NaN in every entry"),
+        (lambda x: x / x.norm(dim=1, keepdim=True) * torch.tensor([1.0, float("nan"), 1.0, 1.0]) if x.shape[1] == 4
+         else x, r"contains NaN at indices \(0, 1\), \(1, 1\), \(2, 1\) and 1 more"),
         (lambda x: (x / x.norm(dim=1, keepdim=True)).float(), r"torch\.float64 input came back as torch\.float32"),
         (lambda x: x / x.abs().sum(dim=1, keepdim=True), r"right shape but wrong values.*sqrt\(sum of its squares\)"),
         (lambda x: (x / x.norm(dim=1, keepdim=True))[:, :2], r"expected \(4, 4\)"),
@@ -217,4 +261,13 @@ def test_normalize_rows_names_the_mistake(fn, message):
 def test_missing_keepdim_on_a_non_square_input_is_explained(monkeypatch):
     cases = ex._normalize_cases()
     monkeypatch.setattr(ex, "_normalize_cases", lambda: cases[1:])  # start with (3, 5), where the bug raises
-    fails(ex.check_normalize_rows, lambda x: x / x.norm(dim=1), r"raised: The size of tensor a.*keepdim=True")
+    fails(ex.check_normalize_rows, lambda x: x / x.norm(dim=1),
+          r"your function\(x: \(3, 5\) float64 tensor\) raised RuntimeError: The size of tensor a.*"
+          r"\(in your line .*\)\. x\.norm\(dim=1\) has shape \(N,\).*keepdim=True")
+
+
+def test_the_loop_check_is_exact_not_timed():
+    """The same verdicts however busy the machine is: the checker counts steps, it does not time them."""
+    for _ in range(3):
+        assert ex.check_normalize_rows(normalize_rows_solution)
+        fails(ex.check_normalize_rows, normalize_rows_with_a_loop, r"loops in Python")

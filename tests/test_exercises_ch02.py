@@ -4,6 +4,7 @@ The root conftest sets COURSE_STRICT_EXERCISES=1, so a wrong answer raises Exerc
 """
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -42,6 +43,8 @@ def test_stubs_are_not_attempted(checker, stub, capsys):
 # ----------------------------------------------------------------------------- 1. by hand
 def test_hand_gradient_accepts_the_answer_in_several_forms(capsys):
     assert ex.check_hand_gradient((6.0, -18.0))
+    assert ex.check_hand_gradient((np.float32(6.0), np.int64(-18)))
+    assert ex.check_hand_gradient(np.array([6.0, -18.0]))
     assert ex.check_hand_gradient([6, -18])
     assert ex.check_hand_gradient(torch.tensor([6.0, -18.0]))
     assert "✅" in capsys.readouterr().out
@@ -64,9 +67,11 @@ def test_hand_gradient_agrees_with_the_engine():
         ((6.0, 5.0), r"df/dx = 6 is right, but df/dy = 5 is not"),
         ((1.0, -18.0), r"df/dy = -18 is right, but df/dx = 1 is not"),
         ((0.0, 0.0), r"\(0, 0\) is not right. Compute u"),
-        ((6.0,), r"should be a pair \(df_dx, df_dy\)"),
-        (6.0, r"should be a pair"),
-        (("6", "-18"), r"both entries should be numbers"),
+        ((6.0,), r"answer should be 2 numbers \(df_dx, df_dy\), got 1"),
+        (6.0, r"answer should be 2 numbers \(df_dx, df_dy\), got a float"),
+        (("6", "-18"), r"df_dx is the text '6', not a number: write the number without quotes"),
+        ((float("nan"), -18.0), r"df_dx is NaN"),
+        (None, r"answer is None"),
     ],
 )
 def test_hand_gradient_names_the_mistake(answer, message):
@@ -75,7 +80,7 @@ def test_hand_gradient_names_the_mistake(answer, message):
 
 # ----------------------------------------------------------------------------- 2. sigmoid op
 def _sigmoid_value(s):
-    return 1 / (1 + math.exp(-s))
+    return 1 / (1 + math.exp(-s)) if s >= 0 else math.exp(s) / (1 + math.exp(s))
 
 
 def sigmoid_right(x):
@@ -89,8 +94,33 @@ def sigmoid_right(x):
     return out
 
 
-def sigmoid_composed(x):  # built from existing ops: also right
+def sigmoid_composed(x):  # built from existing ops: right values, but not one node
     return 1 / (1 + (-x).exp())
+
+
+ENGINE_SIGMOID = Value.sigmoid  # an alias taken before the check
+
+
+def sigmoid_overflowing(x):  # the naive formula: math.exp(1000) raises OverflowError at x = -1000
+    s = 1 / (1 + math.exp(-x.data))
+    out = Value(s, inputs=(x,), op="sigmoid")
+
+    def _backward():
+        x.grad += s * (1 - s) * out.grad
+
+    out._backward = _backward
+    return out
+
+
+def sigmoid_with_torch(x):  # the forward value from torch is fine: only the engine's own node is not
+    s = torch.sigmoid(torch.tensor(x.data, dtype=torch.float64)).item()
+    out = Value(s, inputs=(x,), op="sigmoid")
+
+    def _backward():
+        x.grad += s * (1 - s) * out.grad
+
+    out._backward = _backward
+    return out
 
 
 def _variant(forward=_sigmoid_value, local=lambda s, x: s * (1 - s), upstream=True, assign=False, inputs=True,
@@ -99,7 +129,7 @@ def _variant(forward=_sigmoid_value, local=lambda s, x: s * (1 - s), upstream=Tr
         s = forward(x.data)
         if as_float:
             return s
-        out = Value(s, inputs=(x,) if inputs else (), op="sigmoid")
+        out = Value(s, inputs=(x, x) if inputs == "twice" else (x,) if inputs else (), op="sigmoid")
 
         def _backward():
             g = local(s, x.data) * (out.grad if upstream else 1.0)
@@ -115,10 +145,9 @@ def _variant(forward=_sigmoid_value, local=lambda s, x: s * (1 - s), upstream=Tr
     return op
 
 
-def test_sigmoid_op_accepts_a_new_node_or_a_composition(capsys):
+def test_sigmoid_op_accepts_one_new_node(capsys):
     assert ex.check_sigmoid_op(sigmoid_right)
-    assert ex.check_sigmoid_op(sigmoid_composed)
-    assert ex.check_sigmoid_op(lambda x: x.sigmoid())
+    assert ex.check_sigmoid_op(sigmoid_with_torch)
     assert "✅" in capsys.readouterr().out
 
 
@@ -134,6 +163,15 @@ def test_sigmoid_op_accepts_a_new_node_or_a_composition(capsys):
         (_variant(local=lambda s, x: x * (1 - x)), r"you used x.data in the derivative"),
         (_variant(local=lambda s, x: s), r"x.grad is 0.142278; expected 3·s\(1 - s\) = 0.135530"),
         (_variant(assign=True), r"lost the contribution of the second path: use x.grad \+= "),
+        (sigmoid_composed, r"a chain of 4 of the engine's operations.*ONE new node whose only input is x"),
+        (lambda x: x.sigmoid(), r"calls Value\.sigmoid \(x\.sigmoid\(\)\), the engine's own sigmoid"),
+        (lambda x: ENGINE_SIGMOID(x), r"calls Value\.sigmoid"),
+        (sigmoid_overflowing, r"sigmoid_overflowing\(x: Value\(data=-1000, grad=0\)\) raised OverflowError: math range "
+                              r"error \(in your line `s = 1 / \(1 \+ math\.exp\(-x\.data\)\)`\)\. math\.exp\(1000\) is "
+                              r"too large.*e\^x / \(1 \+ e\^x\)"),
+        (lambda x: None, r"your function's result is None\. Return the new Value"),
+        (lambda x: x, r"returned x itself\. Return a NEW Value"),
+        (_variant(inputs="twice"), r"the new Value lists 2 inputs; its only input should be x"),
     ],
 )
 def test_sigmoid_op_names_the_mistake(fn, message):
@@ -144,9 +182,18 @@ def test_sigmoid_op_reports_the_learners_own_exception(capsys):
     def broken(x):
         return Value(1 / (1 + math.exp(-x)))  # exp of a Value: TypeError
 
-    with pytest.raises(TypeError):
+    with pytest.raises(ExerciseFailed, match=r"broken\(x: Value\(.*\)\) raised TypeError: must be real number, not "
+                                             r"Value \(in your line `return Value\(1 / \(1 \+ math\.exp\(-x\)\)\)"):
         ex.check_sigmoid_op(broken)
-    assert "your code raised TypeError" in capsys.readouterr().out
+    assert "Traceback" not in capsys.readouterr().out
+
+
+def test_the_official_solution_is_stable_at_plus_and_minus_1000():
+    for v in (-1000.0, 1000.0):
+        x = Value(v)
+        out = sigmoid_right(x)
+        out.backward()
+        assert out.data == (0.0 if v < 0 else 1.0) and x.grad == 0.0
 
 
 # ----------------------------------------------------------------------------- 3. finite differences
@@ -205,6 +252,26 @@ def forgets_to_restore(f, xs, h=1e-6):
     return grads
 
 
+def forward_with_its_own_h(f, xs, h=1e-6):
+    return forward_difference(f, xs, 1e-7)
+
+
+def central_with_its_own_h(f, xs, h=1e-6):
+    return central(f, xs, 1e-5)
+
+
+def restores_by_arithmetic(f, xs, h=1e-6):  # puts xs back with += and -=, which rounding does not undo
+    grads = []
+    for i in range(len(xs)):
+        xs[i] += h
+        up = f(xs)
+        xs[i] -= 2 * h
+        down = f(xs)
+        xs[i] += h
+        grads.append((up - down) / (2 * h))
+    return grads
+
+
 def test_numerical_gradient_accepts_central_differences(capsys):
     assert ex.check_numerical_gradient(central)
     assert ex.check_numerical_gradient(central_in_place)
@@ -219,7 +286,16 @@ def test_numerical_gradient_accepts_central_differences(capsys):
         (backward_difference, r"backward \(f\(x\) - f\(x - h\)\) / h difference"),
         (divides_by_h, r"twice the derivative.*divide by 2 \* h"),
         (forgets_to_restore, r"changed xs to .*restore xs\[i\] after each nudge"),
-        (lambda f, xs, h=1e-6: None, r"returned None"),
+        (forward_with_its_own_h, r"with h = 0\.5 your function still returns the exact derivatives, so it does not use "
+                                 r"the h it is given"),
+        (central_with_its_own_h, r"does not use the h it is given"),
+        (lambda f, xs, h=1e-6: forward_difference(f, xs, h) if h > 0.1 else central(f, xs, h),
+         r"with h = 0\.5 you used the forward"),
+        (restores_by_arithmetic, r"put xs back by adding and subtracting h, but floating-point rounding does not undo "
+                                 r"exactly: xs\[0\] came back as 1\.4999999999999998 instead of 1\.5"),
+        (lambda f, xs, h=1e-6: None, r"result is None\. Did you forget `return grads`"),
+        (lambda f, xs, h=1e-6: [float("nan")] * 3, r"the derivative for input 0 is NaN"),
+        (lambda f, xs, h=1e-6: ["1", "2", "3"], r"the derivative for input 0 is the text '1'"),
         (lambda f, xs, h=1e-6: central(f, xs, h)[:2], r"returned 2 numbers for 3 inputs"),
         (lambda f, xs, h=1e-6: 3.0, r"one number per input"),
         (lambda f, xs, h=1e-6: [0.0, 0.0, 0.0], r"the derivative for input 1 is 0.000000, expected about 2.639400"),
@@ -244,6 +320,7 @@ def with_autograd_grad(f, x):
 
 def test_torch_gradient_accepts_backward_and_autograd_grad(capsys):
     assert ex.check_torch_gradient(torch_gradient)
+    assert ex.check_torch_gradient(lambda f, x: torch_gradient(f, x.double()))  # float64 is fine
     assert ex.check_torch_gradient(with_autograd_grad)
     assert "✅" in capsys.readouterr().out
 
@@ -275,7 +352,9 @@ def returns_graph_tensor(f, x):
         (changes_the_callers_tensor, r"changed the caller's tensor.*detach\(\).clone\(\).requires_grad_"),
         (accumulates, r"second time on the same x.*accumulated"),
         (returns_graph_tensor, r"still requires grad"),
-        (lambda f, x: None, r"returned None"),
+        (lambda f, x: None, r"result is None\. Return the gradient"),
+        (lambda f, x: torch.full_like(x, float("nan")), r"your gradient contains NaN in every entry"),
+        (lambda f, x: x.mul_(0), r"changed its input `x` in place"),
         (lambda f, x: 2.0, r"return a tensor shaped like x, got a float"),
         (lambda f, x: torch.zeros(1), r"has shape \(1,\); it must have x's shape \(3,\)"),
         (lambda f, x: 2 * x + 1, r"f\(x\) = \(x\*\*2\).sum\(\) at x = \[1.0, -2.0, 3.0\] you returned \[3.0"),

@@ -2,6 +2,7 @@
 
 The root conftest sets COURSE_STRICT_EXERCISES=1, so a wrong answer raises ExerciseFailed.
 """
+import numpy as np
 import pytest
 import torch
 
@@ -45,6 +46,7 @@ def test_gd_step_accepts_the_right_point_in_any_container(capsys):
     assert ex.check_gd_step((0.8, 0.8))
     assert ex.check_gd_step([0.8, 0.8])
     assert ex.check_gd_step(torch.tensor([0.8, 0.8]))
+    assert ex.check_gd_step(np.array([0.8, 0.8]))
     out = capsys.readouterr().out
     assert "✅" in out and "f fell from 13 to 2.56" in out
 
@@ -60,8 +62,10 @@ def test_gd_step_accepts_the_right_point_in_any_container(capsys):
         ((0.8, 1.4), r"x is right, y is not\. d/dy \(3y\^2\) = 6y = 12"),
         ((0.8, 1.6), r"x is right, y is not"),
         ((0.5, 0.5), r"your point is \(0\.5, 0\.5\)\. Compute the gradient \(2x, 6y\)"),
-        ((0.8,), r"should be two numbers \(x, y\), got 1"),
-        ("0.8, 0.8", r"should be two numbers \(x, y\), got '0\.8, 0\.8'"),
+        ((0.8,), r"should be 2 numbers \(x, y\), got 1"),
+        ("0.8, 0.8", r"is the text '0\.8, 0\.8'; it should be 2 numbers \(x, y\), without quotes"),
+        (("0.8", "0.8"), r"x is the text '0\.8', not a number"),
+        ((float("nan"), 0.8), r"x is NaN"),
         (None, r"is None"),
     ],
 )
@@ -78,14 +82,13 @@ def momentum(theta, velocity, grad, lr, mu):
 
 def test_momentum_accepts_the_torch_convention(capsys):
     assert ex.check_momentum_update(momentum)
-
-    def in_place(theta, velocity, grad, lr, mu):
-        velocity.mul_(mu).add_(grad)
-        theta.sub_(lr * velocity)
-        return theta, velocity
-
-    assert ex.check_momentum_update(in_place)
     assert "five steps match torch.optim.SGD(momentum=0.8) exactly" in capsys.readouterr().out
+
+
+def momentum_in_place(theta, velocity, grad, lr, mu):  # what torch.optim does inside, but not this function's contract
+    velocity.mul_(mu).add_(grad)
+    theta.sub_(lr * velocity)
+    return theta, velocity
 
 
 @pytest.mark.parametrize(
@@ -103,7 +106,11 @@ def test_momentum_accepts_the_torch_convention(capsys):
         (lambda th, v, g, lr, mu: (th - lr * (mu * v + g), mu * v), r"new_velocity has the wrong values"),
         (lambda th, v, g, lr, mu: (th - lr * g, mu * v + g), r"new_theta has the wrong values"),
         (lambda th, v, g, lr, mu: th - lr * (mu * v + g),
-         r"return two things, \(new_theta, new_velocity\); got Tensor"),
+         r"should return 2 things, \(new_theta, new_velocity\); it returned a tensor of shape \(4,\)"),
+        (momentum_in_place, r"changed its input `theta` in place"),
+        (lambda th, v, g, lr, mu: (th - lr * (mu * v + g), (mu * v + g) * float("nan")),
+         r"new_velocity contains NaN in every entry"),
+        (lambda th, v, g, lr, mu: None, r"your function's result is None"),
         (lambda th, v, g, lr, mu: ((th - lr * (mu * v + g)).tolist(), mu * v + g), r"new_theta is a list"),
         (lambda th, v, g, lr, mu: (None, mu * v + g), r"new_theta is None"),
         (lambda th, v, g, lr, mu: ((th - lr * (mu * v + g))[None], mu * v + g),
@@ -132,7 +139,10 @@ def test_momentum_error_inside_the_learners_code_is_reported():
     def broken(theta, velocity, grad, lr, mu):
         return theta - lr * undefined_name  # noqa: F821
 
-    with pytest.raises(NameError):
+    with pytest.raises(ExerciseFailed, match=r"broken\(theta: \(4,\) float64 tensor, velocity: \(4,\) float64 "
+                                             r"tensor, grad: \(4,\) float64 tensor, lr: 0\.1, mu: 0\.9\) raised "
+                                             r"NameError: name 'undefined_name' is not defined \(in your line `return "
+                                             r"theta - lr \* undefined_name"):
         ex.check_momentum_update(broken)
 
 
@@ -163,7 +173,8 @@ def test_adam_bias_correction_accepts_the_formula(capsys):
         (lambda m, v, t, b1, b2: (m / (1 - 0.9**t), v / (1 - 0.999**t)), r"at t = 50 m_hat has the wrong values"),
         (lambda m, v, t, b1, b2: (float(m[0]), v), r"m_hat is a float"),
         (lambda m, v, t, b1, b2: (m.sum() / (1 - b1**t), v / (1 - b2**t)), r"m_hat has shape \(\), expected \(3,\)"),
-        (lambda m, v, t, b1, b2: m / (1 - b1**t), r"return two tensors, \(m_hat, v_hat\); got Tensor"),
+        (lambda m, v, t, b1, b2: m / (1 - b1**t), r"should return 2 things, \(m_hat, v_hat\); it returned a tensor"),
+        (lambda m, v, t, b1, b2: (m.div_(1 - b1**t), v / (1 - b2**t)), r"changed its input `m` in place"),
     ],
 )
 def test_adam_bias_correction_names_the_mistake(answer, message):
@@ -186,6 +197,7 @@ def test_adam_bias_correction_matches_torch_adams_first_step():
 def test_learning_rate_bounds_accepts_the_right_pair(capsys):
     assert ex.check_learning_rate_bounds(0.1, 0.2)
     assert ex.check_learning_rate_bounds(1 / 10, torch.tensor(2 / 10))
+    assert ex.check_learning_rate_bounds(np.float32(0.1), np.float64(0.2))
     out = capsys.readouterr().out
     assert "L = f'' = 10, so lr = 1/L = 0.1 and lr < 2/L = 0.2" in out and "lr = 0.15: x times -0.5" in out
 
@@ -207,13 +219,16 @@ def test_learning_rate_bounds_are_what_gradient_descent_does():
     [
         (0.2, 0.1, r"your two answers are swapped"),
         (0.2, 0.4, r"used the coefficient 5 as the curvature.*f''\(x\) = L = 10"),
-        (0.1, 0.4, r"used the coefficient 5 as the curvature"),
+        (0.1, 0.4, r"lr_one_step = 0\.1 is right, so you have L = 10\. But lr_diverges_above = 0\.4 is not.*"
+                   r"at lr = 0\.4 that factor is -3\.0, so GD already diverges below your limit"),
+        (0.1, 0.15, r"at lr = 0\.15 that factor is -0\.5, so GD still converges there"),
         (0.05, 0.2, r"lr_one_step = 0\.05 is not right\. One step gives x - lr \* 10 x"),
         (0.2, 0.2, r"lr_one_step = 0\.2 is not right\. That is the divergence limit"),
         (0.1, 0.1, r"lr_diverges_above = 0\.1 is the one-step rate.*still converges, oscillating"),
-        (0.1, 1.0, r"lr_diverges_above = 1 is not right\. Each step multiplies x by \(1 - 10 lr\)"),
-        (0.1, "0.2", r"lr_diverges_above should be a number, got a str"),
-        (0.1, torch.tensor([0.2, 0.2]), r"should be one number, got a tensor of shape \(2,\)"),
+        (0.1, 1.0, r"lr_diverges_above = 1 is not: each step multiplies x by \(1 - 10 lr\)"),
+        (0.1, "0.2", r"lr_diverges_above is the text '0\.2', not a number: write the number without quotes"),
+        (0.1, torch.tensor([0.2, 0.2]), r"lr_diverges_above should be a number, got a tensor of shape \(2,\)"),
+        (float("nan"), 0.2, r"lr_one_step is NaN"),
         (None, 0.2, r"lr_one_step is None"),
     ],
 )

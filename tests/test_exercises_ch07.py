@@ -2,12 +2,15 @@
 
 The root conftest sets COURSE_STRICT_EXERCISES=1, so a wrong answer raises ExerciseFailed.
 """
+import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from course_lib.exercises import ExerciseFailed
 from course_lib.exercises import ch07_cnn as ex
+from course_lib.scratch.layers import conv2d as scratch_conv2d
 
 
 def fails(checker, answer, match):
@@ -54,6 +57,14 @@ def test_shapes_right_answer_matches_torch(capsys):
     ([(8, 14, 14), (8, 7, 7)], "three"),
     ([(8, 14), (8, 7, 7), (16, 5, 5)], "three"),
     (42, "list of three"),
+    ([(14, 14, 8), (7, 7, 8), (5, 5, 16)],
+     r"you wrote the shapes as \(height, width, channels\), e\.g\. \(14, 14, 8\): the channels-last order of Keras"),
+    ([(8, 14, 14), (7, 7, 8), (16, 5, 5)], r"layer 2 should give \(8, 7, 7\), you wrote \(7, 7, 8\): that is \(height, "
+                                          r"width, channels\)"),
+    ([("8", 14, 14), (8, 7, 7), (16, 5, 5)], r"a size in layer 1's shape is the text '8', not a number"),
+    ([(8, 14.5, 14), (8, 7, 7), (16, 5, 5)], r"is 14\.5; it should be a whole number"),
+    ("8, 14, 14", r"list of three"),
+    (None, r"shapes is None"),
 ])
 def test_shapes_wrong_answers(answer, match):
     fails(ex.check_shapes, answer, match)
@@ -67,7 +78,13 @@ def test_conv_parameters():
     fails(ex.check_conv_parameters, 4624, "one bias per output channel")
     fails(ex.check_conv_parameters, 32 * 16 * 3 + 32, "9 weights per input channel, not 3")
     fails(ex.check_conv_parameters, 1000, "not it. Count per filter")
-    fails(ex.check_conv_parameters, "4640", "whole number, got a str")
+    fails(ex.check_conv_parameters, "4640",
+          r"conv_parameters is the text '4640', not a number: write the number without quotes")
+    fails(ex.check_conv_parameters, 4640.5, r"is 4640\.5; it should be a whole number")
+    fails(ex.check_conv_parameters, torch.tensor([4608, 32]), r"should be a number, got a tensor of shape \(2,\)")
+    assert ex.check_conv_parameters(np.int64(4640)) is True
+    assert ex.check_conv_parameters(4640.0) is True
+    assert ex.check_conv_parameters(torch.tensor(4640)) is True
 
 
 # ----------------------------------------------------------------------------- 3. corr2d
@@ -90,7 +107,9 @@ def flipped(image, kernel):
 
 
 def padded_same(image, kernel):
-    return torch.nn.functional.conv2d(image[None, None], kernel[None, None], padding="same")[0, 0]
+    kh, kw = kernel.shape
+    padded = F.pad(image, ((kw - 1) // 2, kw // 2, (kh - 1) // 2, kh // 2))
+    return good_corr2d(padded, kernel)
 
 
 def off_by_one(image, kernel):
@@ -99,6 +118,15 @@ def off_by_one(image, kernel):
 
 def transposed(image, kernel):
     return good_corr2d(image, kernel).T
+
+
+def i_and_j_swapped(image, kernel):  # out[j, i] on a square output: the shape cannot tell
+    kh, kw = kernel.shape
+    out = torch.zeros(image.shape[0] - kh + 1, image.shape[1] - kw + 1, dtype=image.dtype)
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            out[j, i] = (image[i:i + kh, j:j + kw] * kernel).sum()
+    return out
 
 
 def transposed_when_not_square(image, kernel):
@@ -129,18 +157,32 @@ def test_corr2d_accepts_loops_and_vectorised():
     (flipped, "true convolution: you flipped the kernel"),
     (padded_same, r"input's shape \(5, 5\).*H - kH \+ 1"),
     (off_by_one, r"one short in each direction.*range\(H - kH \+ 1\)"),
-    (transposed, "rows and columns are swapped"),
+    (transposed, r"has the right shape, but it is the transpose of the right answer.*You swapped i and j"),
+    (i_and_j_swapped, r"corr2d\(image 5x5, kernel 3x3\) has the right shape, but it is the transpose"),
     (transposed_when_not_square, r"kernel 2x3\) has shape \(6, 5\).*rows and columns are swapped"),
     (wrong_values, r"the value at \(2, 2\) is"),
-    (forgot_return, "returned None"),
+    (forgot_return, r"is None\. Did you forget `return out`"),
+    (lambda image, kernel: F.conv2d(image[None, None], kernel[None, None])[0, 0],
+     r"corr2d calls torch\.conv2d \(also spelled F\.conv2d\)"),
+    (lambda image, kernel: torch.conv2d(image[None, None], kernel[None, None])[0, 0], r"corr2d calls torch\.conv2d"),
+    (lambda image, kernel: scratch_conv2d(image[None, None], kernel[None, None])[0, 0],
+     r"corr2d calls course_lib\.scratch\.layers\.conv2d"),
+    (lambda image, kernel: good_corr2d(image, kernel) * float("nan"), r"contains NaN in every entry"),
+    (lambda image, kernel: good_corr2d(image.mul_(2), kernel), r"changed its input `image` in place"),
+    (lambda image, kernel: "out", r"is the text 'out'; it should be a tensor of shape \(3, 3\)"),
 ])
 def test_corr2d_wrong_answers(answer, match):
     fails(ex.check_corr2d, answer, match)
 
 
 def test_corr2d_that_raises_is_reported():
-    with pytest.raises(RuntimeError):
+    with pytest.raises(ExerciseFailed, match=r"crashes\(image: \(5, 5\) float64 tensor, kernel: \(3, 3\) float64 "
+                                             r"tensor\) raised RuntimeError: .* \(in your line `return image @ kernel"):
         ex.check_corr2d(crashes)
+
+
+def test_shapes_arithmetic_is_the_scratch_formula():
+    assert ex._expected_shapes() == [(8, 14, 14), (8, 7, 7), (16, 5, 5)]
 
 
 # ----------------------------------------------------------------------------- 4. edge kernel
@@ -163,6 +205,8 @@ def test_edge_kernel_accepts_horizontal_edge_detectors(kernel):
     ([[0, 0, 0], [0, 0, 0], [0, 0, 0]], "all zeros"),
     ([[1, -1], [1, -1]], r"shape \(2, 2\), expected \(3, 3\)"),
     ([[float("nan")] * 3] * 3, "inf or NaN"),
+    ("sobel", r"your kernel is the text 'sobel'"),
+    ([[1, 2, 3], [4, 5]], r"could not be read as numbers"),
 ])
 def test_edge_kernel_wrong_answers(kernel, match):
     fails(ex.check_edge_kernel, kernel, match)

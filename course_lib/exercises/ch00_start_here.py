@@ -9,36 +9,35 @@ from typing import Any
 
 import torch
 
-from .core import Incorrect, exercise
+from .core import Exercise, Incorrect, exercise, expect_number, reject_none
 
-__all__ = ["check_sum_one_to_ten"]
+__all__ = ["EXERCISES", "check_sum_one_to_ten"]
 
 
 @exercise("Your first tensor")
 def check_sum_one_to_ten(answer: Any) -> str:
     """The sum 1 + 2 + ... + 10 computed with torch: a 0-d tensor (or a number) equal to 55."""
-    if answer is None:
-        raise Incorrect("answer is None. Did the last line of your cell assign the sum to `answer`?")
-    if isinstance(answer, torch.Tensor):
-        if answer.numel() != 1:
-            raise Incorrect(
-                f"answer is a tensor of shape {tuple(answer.shape)} (the numbers themselves?). "
-                "Add them up into one number with .sum()."
-            )
-        value = answer.item()
-    elif isinstance(answer, (int, float)) and not isinstance(answer, bool):
-        value = answer
-    else:
-        raise Incorrect(f"answer is a {type(answer).__name__}; it should be the sum, e.g. torch.arange(...).sum().")
+    reject_none(answer, "answer", "Did the last line of your cell assign the sum to `answer`?")
+    if isinstance(answer, torch.Tensor) and answer.numel() != 1:
+        raise Incorrect(
+            f"answer is a tensor of shape {tuple(answer.shape)} (the numbers themselves?). "
+            "Add them up into one number with .sum()."
+        )
+    value = expect_number(answer, "answer")
     if value == 45:
         raise Incorrect(
-            "you got 45 = 0 + 1 + ... + 9. torch.arange(10) gives 0, 1, ..., 9: it starts at 0 and stops BEFORE "
-            "its end, like Python's range. Use torch.arange(1, 11)."
+            "you got 45: the 10 is missing (45 = 1 + ... + 9, or 0 + 1 + ... + 9). torch.arange stops BEFORE its "
+            "end, like Python's range: torch.arange(1, 10) gives 1, ..., 9. Use torch.arange(1, 11)."
         )
     if value == 66:
         raise Incorrect("you got 66 = 1 + ... + 11: the end of torch.arange is excluded, so torch.arange(1, 11) stops at 10.")
     if value == 10:
         raise Incorrect("you got 10: that is how many numbers there are, not their sum. Call .sum() on the tensor.")
     if value != 55:
-        raise Incorrect(f"answer is {value}, but 1 + 2 + ... + 10 = 55. Build the numbers with torch.arange(1, 11), then .sum().")
+        raise Incorrect(f"answer is {value:.10g}, but 1 + 2 + ... + 10 = 55. Build the numbers with "
+                        "torch.arange(1, 11), then .sum().")
     return "55. Note that torch.arange, like range, stops before its end."
+
+
+#: This chapter's exercises in notebook order, for a grader: the checker and the notebook variables it reads.
+EXERCISES = [Exercise(id="sum_one_to_ten", checker=check_sum_one_to_ten, names=("answer",))]

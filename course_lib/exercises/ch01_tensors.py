@@ -5,17 +5,27 @@ Use in a notebook: ``from course_lib.exercises import ch01_tensors as ex`` then
 """
 from __future__ import annotations
 
-import ast
-import inspect
-import textwrap
 from typing import Any, Callable, Sequence
 
 import torch
 
 from ..widgets.broadcasting import broadcast_shapes_explained
-from .core import Incorrect, exercise, expect_close, expect_shape, require_tensor
+from .core import (
+    Exercise,
+    Incorrect,
+    call_learner,
+    close_tensors,
+    exercise,
+    expect_close,
+    expect_finite,
+    expect_no_python_loop,
+    expect_shape,
+    expect_whole_number,
+    require_tensor,
+)
 
 __all__ = [
+    "EXERCISES",
     "BROADCAST_QUESTIONS",
     "check_grid_tensor",
     "check_flatten_per_example",
@@ -25,23 +35,15 @@ __all__ = [
 ]
 
 
-def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
-    return tuple(a.shape) == tuple(b.shape) and torch.allclose(a.double(), b.double(), atol=1e-6, equal_nan=False)
-
-
 def _require_tensor(value: Any, what: str) -> torch.Tensor:
     return require_tensor(value, what, "Wrap numbers with torch.tensor(...) or build it with a torch function such as "
                                        "torch.arange.")
 
 
-def _uses_python_loop(fn: Callable) -> bool:
-    """True when ``fn``'s source has a for/while loop or a comprehension (False if there is no source)."""
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
-    except (OSError, TypeError, SyntaxError):
-        return False
-    loops = (ast.For, ast.While, ast.ListComp, ast.GeneratorExp, ast.SetComp, ast.DictComp)
-    return any(isinstance(node, loops) for node in ast.walk(tree))
+def _random_rows(rows: int, cols: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Values and a mask of ``rows`` x ``cols``: the inputs of the loop checks, small and large."""
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randn(rows, cols, generator=gen), torch.rand(rows, cols, generator=gen) < 0.6
 
 
 # ----------------------------------------------------------------------------- 1. creation
@@ -56,10 +58,10 @@ def check_grid_tensor(answer: Any) -> str:
         raise Incorrect(f"answer holds 12 numbers but has shape {tuple(tensor.shape)}; reshape it to (3, 4).")
     expect_shape(tensor, (3, 4), "answer")
     values = tensor.double()
-    if _same(values, expected.double() + 1):
+    if close_tensors(values, expected.double() + 1):
         raise Incorrect("the values run from 1 to 12; they should run from 0 to 11. torch.arange(12) starts at 0 "
                         "and stops before 12.")
-    if _same(values, expected.reshape(4, 3).T.double()):
+    if close_tensors(values, expected.reshape(4, 3).T.double()):
         raise Incorrect("the numbers run down the columns (0, 1, 2 in the first column); they should run along "
                         "the rows (0, 1, 2, 3 in the first row). Did you transpose? reshape fills row by row.")
     expect_close(values, expected, "answer", hint="Row i should hold 4*i, 4*i + 1, 4*i + 2, 4*i + 3.")
@@ -85,31 +87,21 @@ def _flatten_cases() -> list[tuple[str, torch.Tensor]]:
     ]
 
 
+def _explain_flatten_error(error: Exception) -> str | None:
+    if "view size is not compatible" in str(error) or "contiguous" in str(error):
+        return ("The checker passes a transposed, non-contiguous tensor: .view() needs the tensor's memory laid out "
+                "in order. Use x.reshape(x.shape[0], -1) or x.flatten(start_dim=1), which copy only when they must.")
+    if "is invalid for input of size" in str(error):
+        return "Do not write sizes into the code: read them from x (x.shape[0]) or let -1 work them out."
+    return None
+
+
 @exercise("Flatten each example")
 def check_flatten_per_example(fn: Callable[[torch.Tensor], torch.Tensor]) -> str:
     """``fn(x)`` turns shape ``(N, d1, d2, ...)`` into ``(N, d1 * d2 * ...)``, keeping each example's order."""
     for description, x in _flatten_cases():
-        original = x.clone()
-        try:
-            out = fn(x)
-        except RuntimeError as error:
-            if "view size is not compatible" in str(error) or "contiguous" in str(error):
-                raise Incorrect(
-                    f"on {description} your function raised: {str(error).splitlines()[0]} "
-                    ".view() needs the tensor's memory laid out in order, and a transposed tensor is not. "
-                    "Use x.reshape(x.shape[0], -1) or x.flatten(start_dim=1), which copy only when they must."
-                ) from None
-            hint = (
-                " Do not write sizes into the code: read them from x (x.shape[0]) or let -1 work them out."
-                if "is invalid for input of size" in str(error) else ""
-            )
-            raise Incorrect(
-                f"on {description} your function raised RuntimeError: {str(error).splitlines()[0]}{hint}"
-            ) from None
-        out = _require_tensor(out, "your function's result")
+        out = _require_tensor(call_learner(fn, x, explain=_explain_flatten_error), "your function's result")
         expected = x.reshape(x.shape[0], -1)
-        if not torch.equal(x, original):
-            raise Incorrect(f"your function changed its input ({description}); return a new tensor instead.")
         if out.dim() == 1 and out.numel() == x.numel():
             raise Incorrect(
                 f"for {description} you returned shape {tuple(out.shape)}: everything, batch axis included, became "
@@ -120,6 +112,10 @@ def check_flatten_per_example(fn: Callable[[torch.Tensor], torch.Tensor]) -> str
                 f"for {description} you returned shape {tuple(out.shape)}, expected {tuple(expected.shape)}. "
                 "Do not write sizes into the code: read them from x (x.shape[0]) or let -1 work them out."
             )
+        expect_finite(out, expected, f"for {description} your result")
+        if out.dtype != x.dtype:
+            raise Incorrect(f"for {description} a {x.dtype} input came back as {out.dtype}: flattening moves numbers, "
+                            "it should not convert them (no .float() or .double()).")
         if not torch.equal(out, expected):
             raise Incorrect(
                 f"for {description} the shape is right but the numbers are in another order. Flatten without "
@@ -155,10 +151,13 @@ def _as_prediction(value: Any, number: int) -> tuple[int, ...] | None:
         return None
     if isinstance(value, str):
         raise Incorrect(f"prediction {number} is the text {value!r}; write a tuple such as (2, 3), or None for an error.")
+    if isinstance(value, torch.Tensor):
+        value = value.tolist()
     try:
-        return tuple(int(d) for d in value)
-    except (TypeError, ValueError):
+        sizes = list(value)
+    except TypeError:
         raise Incorrect(f"prediction {number} is {value!r}; write a tuple such as (2, 3), or None for an error.") from None
+    return tuple(expect_whole_number(size, f"a size in prediction {number}") for size in sizes)
 
 
 @exercise("Predict broadcast shapes")
@@ -226,8 +225,8 @@ def _masked_mean_cases() -> list[tuple[torch.Tensor, torch.Tensor]]:
 def check_masked_mean(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> str:
     """``fn(values, mask)`` is each row's mean over the entries where ``mask`` is True; 0 for an empty row."""
     for values, mask in _masked_mean_cases():
-        out = _require_tensor(fn(values.clone(), mask.clone()), "your function's result")
         expected = _masked_mean_reference(values, mask)
+        out = _require_tensor(call_learner(fn, values, mask), "your function's result")
         rows = values.shape[0]
         if out.dim() == 0:
             raise Incorrect(
@@ -238,9 +237,9 @@ def check_masked_mean(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) 
             raise Incorrect(f"you returned shape (N, 1) = {tuple(out.shape)}; the expected shape is (N,) = ({rows},). "
                             "Drop keepdim=True, or .squeeze(1) at the end.")
         expect_shape(out, (rows,), "your function's result")
-        if _same(out, values.mean(dim=1)):
+        if close_tensors(out, values.mean(dim=1)):
             raise Incorrect("your result is the plain mean of each row: the mask was ignored.")
-        if _same(out, (values * mask).mean(dim=1)):
+        if close_tensors(out, (values * mask).mean(dim=1)):
             raise Incorrect(
                 "you divided by the row length, so masked entries still count as zeros in the mean. Divide by the "
                 "number of True entries in each row: mask.sum(dim=1)."
@@ -254,6 +253,10 @@ def check_masked_mean(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) 
             )
         expect_close(out, expected, "your function's result", rtol=1e-5, atol=1e-6,
                      hint="Each row: the sum of values where mask is True, divided by how many are True.")
+    expect_no_python_loop(fn, _random_rows(4, 3, seed=0), _random_rows(40, 30, seed=1), (
+        "the numbers are right, but your function loops in Python (a for loop, a comprehension, map, or a helper "
+        "called per row): on a 40 x 30 input it takes many more steps than on a 4 x 3 one. Let the mask do the work "
+        "on the whole tensor: True counts as 1 and False as 0 in arithmetic, and .sum(dim=1) adds up each row."))
     return "sum of masked values / count of True per row, with the count clamped at 1, is how padded batches are averaged."
 
 
@@ -267,46 +270,46 @@ def _normalize_cases() -> list[torch.Tensor]:
     ]
 
 
+def _explain_keepdim_error(error: Exception) -> str | None:
+    if "must match the size" in str(error):
+        return ("x.norm(dim=1) has shape (N,), and broadcasting lines it up with the LAST axis of x. Keep the axis: "
+                "x.norm(dim=1, keepdim=True) has shape (N, 1).")
+    return None
+
+
 @exercise("Normalise rows without loops")
 def check_normalize_rows(fn: Callable[[torch.Tensor], torch.Tensor]) -> str:
     """``fn(x)`` divides each row of ``x`` by its Euclidean (L2) length, with no Python loop."""
     for x in _normalize_cases():
-        original = x.clone()
-        try:
-            out = fn(x)
-        except RuntimeError as error:
-            if "must match the size" in str(error):
-                raise Incorrect(
-                    f"on a {tuple(x.shape)} input your function raised: {str(error).splitlines()[0]} "
-                    "x.norm(dim=1) has shape (N,), and broadcasting lines it up with the LAST axis of x. "
-                    "Keep the axis: x.norm(dim=1, keepdim=True) has shape (N, 1)."
-                ) from None
-            raise
-        out = _require_tensor(out, "your function's result")
-        if not torch.equal(x, original):
-            raise Incorrect(
-                "your function changed its input: an in-place operation (x /= ..., x.div_(...)) overwrote the "
-                "caller's tensor. Return a new tensor: x / ... ."
-            )
+        out = _require_tensor(call_learner(fn, x, explain=_explain_keepdim_error), "your function's result")
         expect_shape(out, tuple(x.shape), "your function's result")
         expected = x / x.norm(dim=1, keepdim=True)
-        if x.shape[0] == x.shape[1] and _same(out, x / x.norm(dim=1)):
+        if x.shape[0] == x.shape[1] and close_tensors(out, x / x.norm(dim=1)):
             raise Incorrect(
                 "on a square input you divided column j by the length of row j: x.norm(dim=1) has shape (N,) and "
                 "broadcasting lines it up with the last axis. Use x.norm(dim=1, keepdim=True) (shape (N, 1)). "
                 "No error warned you, because the shapes happened to fit: the most dangerous broadcasting bug."
             )
-        if _same(out, x / x.norm(dim=0, keepdim=True)):
+        if close_tensors(out, x / x.norm(dim=0, keepdim=True)):
             raise Incorrect("you normalised the columns (dim=0). Each ROW should have length 1: use dim=1.")
-        if _same(out, x / x.norm()):
+        if close_tensors(out, x / x.norm()):
             raise Incorrect("you divided by the length of the whole matrix. Each row needs its own length: dim=1.")
         if out.dtype != x.dtype:
             raise Incorrect(f"a {x.dtype} input came back as {out.dtype}; keep the input's dtype (no .float()).")
         expect_close(out, expected, "your function's result", rtol=1e-5, atol=1e-6,
                      hint="Each row should be divided by sqrt(sum of its squares).")
-    if _uses_python_loop(fn):
-        raise Incorrect(
-            "the numbers are right, but your function uses a Python loop (or a comprehension). Do it in one "
-            "broadcasting expression: x / x.norm(dim=1, keepdim=True). On big tensors that is many times faster."
-        )
+    expect_no_python_loop(fn, (_random_rows(4, 3, seed=0)[0],), (_random_rows(40, 30, seed=1)[0],), (
+        "the numbers are right, but your function loops in Python (a for loop, a comprehension, map, or a helper "
+        "called per row): on a 40 x 30 input it takes many more steps than on a 4 x 3 one. Do it in one broadcasting "
+        "expression on the whole matrix: on big tensors that is many times faster."))
     return "x / x.norm(dim=1, keepdim=True): keepdim=True is what makes the broadcasting line up."
+
+
+#: This chapter's exercises in notebook order, for a grader: the checker and the notebook variables it reads.
+EXERCISES = [
+    Exercise(id="grid_tensor", checker=check_grid_tensor, names=("answer",)),
+    Exercise(id="flatten_per_example", checker=check_flatten_per_example, names=("flatten_per_example",)),
+    Exercise(id="masked_mean", checker=check_masked_mean, names=("masked_mean",)),
+    Exercise(id="broadcast_predictions", checker=check_broadcast_predictions, names=("predictions_of_shapes",)),
+    Exercise(id="normalize_rows", checker=check_normalize_rows, names=("normalize_rows",)),
+]

@@ -9,9 +9,21 @@ from typing import Any, Callable
 
 import torch
 
-from .core import Incorrect, exercise, expect_close, require_tensor
+from .core import (
+    Exercise,
+    Incorrect,
+    call_learner,
+    close_numbers,
+    exercise,
+    expect_close,
+    expect_finite,
+    expect_number,
+    expect_numbers,
+    expect_results,
+    require_tensor,
+)
 
-__all__ = ["GD_POINT", "GD_LR", "check_gd_step", "check_momentum_update", "check_adam_bias_correction",
+__all__ = ["EXERCISES", "GD_POINT", "GD_LR", "check_gd_step", "check_momentum_update", "check_adam_bias_correction",
            "QUADRATIC_COEFFICIENT", "check_learning_rate_bounds"]
 
 #: Exercise 1: one step of gradient descent on f(x, y) = x^2 + 3 y^2 from this point with this learning rate.
@@ -21,33 +33,8 @@ GD_LR = 0.1
 QUADRATIC_COEFFICIENT = 5.0
 
 
-def _pair(value: Any, what: str) -> tuple[float, float]:
-    """Two numbers from a tuple, list or tensor, or a message that says what shape was expected."""
-    if value is None:
-        raise Incorrect(f"{what} is None. Did you forget a `return`, or leave the `...`?")
-    try:
-        numbers = [float(v) for v in (value.flatten().tolist() if isinstance(value, torch.Tensor) else value)]
-    except (TypeError, ValueError):
-        raise Incorrect(f"{what} should be two numbers (x, y), got {value!r}.") from None
-    if len(numbers) != 2:
-        raise Incorrect(f"{what} should be two numbers (x, y), got {len(numbers)}: {numbers}.")
-    return numbers[0], numbers[1]
-
-
 def _same(a: tuple[float, ...], b: tuple[float, ...], tol: float = 1e-6) -> bool:
-    return all(abs(x - y) <= tol * max(1.0, abs(y)) for x, y in zip(a, b))
-
-
-def _number(value: Any, what: str) -> float:
-    if value is None:
-        raise Incorrect(f"{what} is None. Replace the `...` with a number.")
-    if isinstance(value, torch.Tensor):
-        if value.numel() != 1:
-            raise Incorrect(f"{what} should be one number, got a tensor of shape {tuple(value.shape)}.")
-        value = value.item()
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise Incorrect(f"{what} should be a number, got a {type(value).__name__}.")
-    return float(value)
+    return all(close_numbers(x, y, tol) for x, y in zip(a, b))
 
 
 # ----------------------------------------------------------------------------- 1. one step by hand
@@ -56,7 +43,7 @@ def check_gd_step(new_point: Any) -> str:
     """``new_point``: (x, y) after one step of gradient descent on x^2 + 3y^2 from GD_POINT with lr GD_LR."""
     x, y = GD_POINT
     lr = GD_LR
-    got = _pair(new_point, "your new point")
+    got = expect_numbers(new_point, ("x", "y"), "your new point")
     grad = (2 * x, 6 * y)
     expected = (x - lr * grad[0], y - lr * grad[1])
     if _same(got, (x + lr * grad[0], y + lr * grad[1])):
@@ -95,10 +82,7 @@ def check_momentum_update(fn: Callable[..., Any]) -> str:
     velocity = torch.randn(4, generator=gen, dtype=torch.float64)
     grad = torch.randn(4, generator=gen, dtype=torch.float64)
     lr, mu = 0.1, 0.9
-    answer = fn(theta.clone(), velocity.clone(), grad.clone(), lr, mu)
-    if not isinstance(answer, (tuple, list)) or len(answer) != 2:
-        raise Incorrect(f"return two things, (new_theta, new_velocity); got {type(answer).__name__}"
-                        f"{'' if not isinstance(answer, (tuple, list)) else f' of length {len(answer)}'}.")
+    answer = expect_results(call_learner(fn, theta, velocity, grad, lr, mu), ("new_theta", "new_velocity"))
     new_theta = _like_theta(answer[0], "new_theta", theta.shape)
     new_velocity = _like_theta(answer[1], "new_velocity", theta.shape)
     exp_theta, exp_velocity = _momentum_reference(theta, velocity, grad, lr, mu)
@@ -141,7 +125,7 @@ def check_momentum_update(fn: Callable[..., Any]) -> str:
         torch_sgd.zero_grad()
         (scales * point**2).sum().backward()
         torch_sgd.step()
-        result = fn(mine.clone(), v.clone(), 2 * scales * mine, 0.05, 0.8)
+        result = expect_results(call_learner(fn, mine, v, 2 * scales * mine, 0.05, 0.8), ("new_theta", "new_velocity"))
         mine, v = _like_theta(result[0], "new_theta", mine.shape), _like_theta(result[1], "new_velocity", mine.shape)
     expect_close(mine, point.detach(), "theta after 5 steps", rtol=1e-9, atol=1e-12,
                  hint="Starting from v = 0, five calls should follow torch.optim.SGD(lr=0.05, momentum=0.8) exactly.")
@@ -153,6 +137,7 @@ def _tensor_of_shape(value: Any, what: str, shape: torch.Size, hint: str, shape_
     value = require_tensor(value, what, hint)
     if value.shape != shape:
         raise Incorrect(f"{what} has shape {tuple(value.shape)}{shape_message}")
+    expect_finite(value, torch.zeros(shape), what)
     return value.double()
 
 
@@ -169,9 +154,7 @@ def check_adam_bias_correction(fn: Callable[..., Any]) -> str:
     m = torch.randn(3, generator=gen, dtype=torch.float64) * 0.1
     v = torch.rand(3, generator=gen, dtype=torch.float64) * 0.01
     for t, beta1, beta2 in ((1, 0.9, 0.999), (3, 0.9, 0.999), (50, 0.8, 0.99)):
-        answer = fn(m.clone(), v.clone(), t, beta1, beta2)
-        if not isinstance(answer, (tuple, list)) or len(answer) != 2:
-            raise Incorrect(f"return two tensors, (m_hat, v_hat); got {type(answer).__name__}.")
+        answer = expect_results(call_learner(fn, m, v, t, beta1, beta2), ("m_hat", "v_hat"))
         m_hat, v_hat = (_like_moment(answer[0], "m_hat", m.shape), _like_moment(answer[1], "v_hat", v.shape))
         exp_m, exp_v = m / (1 - beta1**t), v / (1 - beta2**t)
 
@@ -217,13 +200,13 @@ def check_learning_rate_bounds(lr_one_step: Any, lr_diverges_above: Any) -> str:
     """For f(x) = 5 x^2: the learning rate that reaches the minimum in one step, and the one above which GD diverges."""
     a = QUADRATIC_COEFFICIENT
     curvature = 2 * a  # f''(x)
-    one = _number(lr_one_step, "lr_one_step")
-    limit = _number(lr_diverges_above, "lr_diverges_above")
+    one = expect_number(lr_one_step, "lr_one_step")
+    limit = expect_number(lr_diverges_above, "lr_diverges_above")
     expected_one, expected_limit = 1 / curvature, 2 / curvature
     if _same((one, limit), (expected_limit, expected_one)):
         raise Incorrect("your two answers are swapped: one step to the minimum needs lr = 1/L; divergence starts "
                         "above 2/L, twice as large.")
-    if _same((limit,), (2 / a,)):  # 1/a itself equals 2/L, so only the limit tells this mistake apart
+    if _same((one, limit), (1 / a, 2 / a)):
         raise Incorrect(f"you used the coefficient {a:g} as the curvature. The curvature is the second derivative: "
                         f"f(x) = {a:g} x^2 gives f'(x) = {2 * a:g} x and f''(x) = L = {curvature:g}.")
     if not _same((one,), (expected_one,)):
@@ -231,12 +214,26 @@ def check_learning_rate_bounds(lr_one_step: Any, lr_diverges_above: Any) -> str:
                 else "")
         raise Incorrect(f"lr_one_step = {one:g} is not right.{hint} One step gives x - lr * {curvature:g} x = "
                         f"(1 - {curvature:g} lr) x; choose lr so that this is 0.")
+    right = f"lr_one_step = {one:g} is right, so you have L = {curvature:g}. "
     if _same((limit,), (expected_one,)):
-        raise Incorrect(f"lr_diverges_above = {limit:g} is the one-step rate. Above it GD overshoots the minimum but "
-                        f"still converges, oscillating, while |1 - {curvature:g} lr| < 1.")
+        raise Incorrect(f"{right}lr_diverges_above = {limit:g} is the one-step rate itself. Above it GD overshoots "
+                        f"the minimum but still converges, oscillating, while |1 - {curvature:g} lr| < 1.")
     if not _same((limit,), (expected_limit,)):
-        raise Incorrect(f"lr_diverges_above = {limit:g} is not right. Each step multiplies x by "
-                        f"(1 - {curvature:g} lr); GD diverges when the size of that factor exceeds 1.")
+        factor = 1 - curvature * limit
+        where = (f"at lr = {limit:g} that factor is {factor:+.1f}, so GD already diverges below your limit"
+                 if abs(factor) > 1 else f"at lr = {limit:g} that factor is {factor:+.1f}, so GD still converges there")
+        raise Incorrect(f"{right}But lr_diverges_above = {limit:g} is not: each step multiplies x by "
+                        f"(1 - {curvature:g} lr), and {where}. GD diverges once the size of that factor exceeds 1.")
     factors = ", ".join(f"lr = {lr:g}: x times {1 - curvature * lr:+.1f}" for lr in (0.05, 0.1, 0.15, 0.25))
     return f"L = f'' = {curvature:g}, so lr = 1/L = {expected_one:g} and lr < 2/L = {expected_limit:g}. ({factors})"
 
+
+
+#: This chapter's exercises in notebook order, for a grader: the checker and the notebook variables it reads.
+EXERCISES = [
+    Exercise(id="gd_step", checker=check_gd_step, names=("new_point",)),
+    Exercise(id="learning_rate_bounds", checker=check_learning_rate_bounds,
+             names=("lr_one_step", "lr_diverges_above")),
+    Exercise(id="momentum_update", checker=check_momentum_update, names=("momentum_step",)),
+    Exercise(id="adam_bias_correction", checker=check_adam_bias_correction, names=("bias_correction",)),
+]

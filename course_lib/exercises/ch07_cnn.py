@@ -8,10 +8,24 @@ from typing import Any, Callable, Sequence
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-from .core import Incorrect, exercise, expect_shape
+from ..scratch import layers as scratch_layers
+from ..scratch.layers import conv_output_size
+from .core import (
+    Exercise,
+    Forbidden,
+    Incorrect,
+    call_learner,
+    exercise,
+    expect_finite,
+    expect_shape,
+    expect_whole_number,
+    reject_none,
+    torch_spellings,
+)
 
-__all__ = ["SHAPES_NETWORK", "check_shapes", "check_conv_parameters", "check_corr2d", "check_edge_kernel"]
+__all__ = ["EXERCISES", "SHAPES_NETWORK", "check_shapes", "check_conv_parameters", "check_corr2d", "check_edge_kernel"]
 
 # ----------------------------------------------------------------------------- 1. shapes through a stack
 #: The stack the shapes exercise asks about, as (kind, settings), for a 1 x 28 x 28 input.
@@ -22,16 +36,17 @@ SHAPES_NETWORK = (
 )
 
 
-def _size(n: int, k: int, s: int, p: int) -> int:
-    return (n + 2 * p - k) // s + 1
+def _window(kind: str, cfg: dict[str, int]) -> tuple[int, int, int]:
+    """(kernel, stride, padding) of one layer of SHAPES_NETWORK; pooling's stride defaults to its kernel size."""
+    k = cfg["kernel_size"]
+    return k, cfg.get("stride", k if kind == "MaxPool2d" else 1), cfg.get("padding", 0)
 
 
 def _expected_shapes() -> list[tuple[int, int, int]]:
     c, n, shapes = 1, 28, []
     for kind, cfg in SHAPES_NETWORK:
-        k = cfg["kernel_size"]
-        s, p = cfg.get("stride", k if kind == "MaxPool2d" else 1), cfg.get("padding", 0)
-        n = _size(n, k, s, p)
+        k, s, p = _window(kind, cfg)
+        n = conv_output_size(n, k, stride=s, padding=p)
         c = cfg.get("out_channels", c)
         shapes.append((c, n, n))
     return shapes
@@ -41,12 +56,20 @@ def _expected_shapes() -> list[tuple[int, int, int]]:
 def check_shapes(shapes: Sequence[Sequence[int]]) -> str:
     """``shapes``: the (channels, height, width) after each of the three layers of ``SHAPES_NETWORK``."""
     expected = _expected_shapes()  # [(8, 14, 14), (8, 7, 7), (16, 5, 5)]
-    try:
-        given = [tuple(int(v) for v in shape) for shape in shapes]
-    except (TypeError, ValueError):
-        raise Incorrect("give a list of three (channels, height, width) tuples, e.g. [(8, 14, 14), ...].") from None
-    if len(given) != 3 or any(len(shape) != 3 for shape in given):
+    example = "[(8, 14, 14), ...]"
+    reject_none(shapes, "shapes", "Replace the `...` with your list of three shapes.")
+    if isinstance(shapes, str) or not isinstance(shapes, (list, tuple)):
+        raise Incorrect(f"give a list of three (channels, height, width) tuples, e.g. {example}; got {shapes!r}.")
+    if len(shapes) != 3 or any(isinstance(shape, str) or not isinstance(shape, (list, tuple, torch.Size))
+                               or len(shape) != 3 for shape in shapes):
         raise Incorrect(f"give three (channels, height, width) tuples, one per layer; got {shapes!r}.")
+    given = [tuple(expect_whole_number(v, f"a size in layer {i + 1}'s shape") for v in shape)
+             for i, shape in enumerate(shapes)]
+    channels_last = [(c, h, w) for (h, w, c) in given]
+    if given != expected and channels_last == expected:
+        raise Incorrect(f"you wrote the shapes as (height, width, channels), e.g. {given[0]}: the channels-last order "
+                        "of Keras and TensorFlow. PyTorch writes (channels, height, width): "
+                        f"{expected[0]} for the first layer.")
     layer_hints = [
         "Layer 1 is a 3x3 convolution with stride 2 and padding 1 on 28x28: floor((28 + 2*1 - 3) / 2) + 1 = 14. ",
         "Layer 2 is a 2x2 max pool; its stride defaults to its kernel size, 2, so it halves 14. ",
@@ -55,20 +78,21 @@ def check_shapes(shapes: Sequence[Sequence[int]]) -> str:
     for i, (mine, right) in enumerate(zip(given, expected)):
         if mine == right:
             continue
+        previous = 28 if i == 0 else expected[i - 1][1]
+        if (mine[2], mine[0], mine[1]) == right:
+            raise Incorrect(f"layer {i + 1} should give {right}, you wrote {mine}: that is (height, width, channels), "
+                            "the channels-last order of Keras. PyTorch writes (channels, height, width).")
         if mine[0] != right[0]:
             raise Incorrect(
                 f"layer {i + 1} has {mine[0]} channels in your answer, but {right[0]}: a convolution outputs "
                 "out_channels feature maps (one per filter), and pooling keeps the number of channels."
             )
-        previous = 28 if i == 0 else expected[i - 1][1]
-        kind, cfg = SHAPES_NETWORK[i]
-        k = cfg["kernel_size"]
-        s, p = cfg.get("stride", k if kind == "MaxPool2d" else 1), cfg.get("padding", 0)
+        k, s, p = _window(*SHAPES_NETWORK[i])
         wrong = mine[1] if mine[1] != right[1] else mine[2]
         causes = []
-        if p and wrong == _size(previous, k, s, 0):
+        if p and wrong == conv_output_size(previous, k, stride=s):
             causes.append("left out the padding, which adds 2*padding to the size")
-        if s > 1 and wrong == _size(previous, k, 1, p):
+        if s > 1 and wrong == conv_output_size(previous, k, padding=p):
             causes.append("left out the stride: divide by it (and round down) before adding 1")
         if wrong != right[1] and wrong == -(-(previous + 2 * p - k) // s) + 1:
             causes.append("rounded up; the formula rounds down (a window that does not fit is dropped)")
@@ -84,8 +108,7 @@ def check_shapes(shapes: Sequence[Sequence[int]]) -> str:
 def check_conv_parameters(count: int) -> str:
     """``count``: the number of parameters of ``nn.Conv2d(16, 32, kernel_size=3)`` (with bias)."""
     right = 32 * 16 * 3 * 3 + 32
-    if not isinstance(count, (int, float)) or isinstance(count, bool):
-        raise Incorrect(f"give the count as a whole number, got a {type(count).__name__}.")
+    count = expect_whole_number(count, "conv_parameters")
     if count == right:
         return (f"{right:,} = 32 filters x (16 x 3 x 3 weights) + 32 biases. A dense layer from a 16x28x28 input to "
                 f"a 32x28x28 output would need {16 * 28 * 28 * 32 * 28 * 28 + 32 * 28 * 28:,}: sharing weights "
@@ -108,6 +131,30 @@ def _reference_corr2d(image: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor
     return F.conv2d(image[None, None], kernel[None, None])[0, 0]
 
 
+#: What the cross-correlation exercise asks the learner to write instead of calling.
+BUILT_IN_CONVOLUTION = Forbidden(
+    {
+        **torch_spellings("conv2d", "conv_transpose2d", "convolution"),
+        "nn.Conv2d": nn.Conv2d,
+        "course_lib.scratch.layers.conv2d": scratch_layers.conv2d,
+        "course_lib.scratch.layers.conv2d_loops": scratch_layers.conv2d_loops,
+    },
+    "corr2d calls {name}, which does the whole job. The exercise is to write the sliding window yourself: "
+    "out[i, j] = (image[i:i+kH, j:j+kW] * kernel).sum(), with loops if you like.",
+)
+
+
+def _as_float64(value: Any, what: str, shape: tuple[int, ...]) -> torch.Tensor:
+    reject_none(value, what, "Did you forget `return out`?")
+    if isinstance(value, str):
+        raise Incorrect(f"{what} is the text {value!r}; it should be a tensor of shape {shape}.")
+    try:
+        return torch.as_tensor(value, dtype=torch.float64)
+    except Exception:
+        raise Incorrect(f"{what} could not be read as numbers (it is a {type(value).__name__}); it should be a tensor "
+                        f"(or nested list) of shape {shape}.") from None
+
+
 @exercise("2-D cross-correlation for one channel")
 def check_corr2d(corr2d: Callable[[torch.Tensor, torch.Tensor], Any]) -> str:
     """``corr2d(image (H, W), kernel (kH, kW)) -> (H - kH + 1, W - kW + 1)``: no padding, stride 1."""
@@ -117,24 +164,25 @@ def check_corr2d(corr2d: Callable[[torch.Tensor, torch.Tensor], Any]) -> str:
         image = torch.randn(h, w, generator=gen, dtype=torch.float64)
         kernel = torch.randn(kh, kw, generator=gen, dtype=torch.float64)
         expected = _reference_corr2d(image, kernel)
-        got = corr2d(image.clone(), kernel.clone())
         what = f"corr2d(image {h}x{w}, kernel {kh}x{kw})"
-        if got is None:
-            raise Incorrect(f"{what} returned None. Did you forget `return out`?")
-        got = torch.as_tensor(got, dtype=torch.float64)
-        if tuple(got.shape) == (h, w):
+        got = _as_float64(call_learner(corr2d, image, kernel, forbidden=BUILT_IN_CONVOLUTION), what,
+                          tuple(expected.shape))
+        if tuple(got.shape) == (h, w) and (h, w) != tuple(expected.shape):
             raise Incorrect(f"{what} has the input's shape {(h, w)}, expected {tuple(expected.shape)}: without "
                             "padding the kernel fits in only H - kH + 1 rows and W - kW + 1 columns.")
         if tuple(got.shape) == (h - kh, w - kw):
             raise Incorrect(f"{what} has shape {tuple(got.shape)}, one short in each direction, expected "
                             f"{tuple(expected.shape)}: loop over range(H - kH + 1), not range(H - kH).")
-        square = expected.shape[0] == expected.shape[1]
-        if tuple(got.shape) == tuple(expected.shape)[::-1] and (
-                not square or (torch.allclose(got, expected.T, atol=1e-8)
-                               and not torch.allclose(got, expected, atol=1e-8))):
+        if tuple(got.shape) != tuple(expected.shape) and tuple(got.shape) == tuple(expected.shape)[::-1]:
             raise Incorrect(f"{what} has shape {tuple(got.shape)}, expected {tuple(expected.shape)}: rows and "
                             "columns are swapped. Index the output as out[i, j] with i the row (height).")
         expect_shape(got, tuple(expected.shape), what)
+        expect_finite(got, expected, what)
+        if expected.shape[0] == expected.shape[1] > 1 and torch.allclose(got, expected.T, atol=1e-8) \
+                and not torch.allclose(got, expected, atol=1e-8):
+            raise Incorrect(f"{what} has the right shape, but it is the transpose of the right answer: out[i, j] holds "
+                            "the patch at row j, column i. You swapped i and j somewhere: out[i, j] must come from "
+                            "image[i:i+kH, j:j+kW], i the row.")
         if torch.allclose(got, _reference_corr2d(image, kernel.flip(0, 1)), atol=1e-8) and not torch.allclose(
                 expected, got, atol=1e-8):
             raise Incorrect("your result is a true convolution: you flipped the kernel. Deep-learning libraries "
@@ -161,7 +209,7 @@ def _edge_images() -> dict[str, torch.Tensor]:
 @exercise("Design a horizontal-edge detector")
 def check_edge_kernel(kernel: Any) -> str:
     """A 3x3 kernel: positive on a dark-above/bright-below edge, about 0 on flat areas and vertical edges."""
-    k = expect_shape(torch.as_tensor(kernel, dtype=torch.float64), (3, 3), "your kernel")
+    k = expect_shape(_as_float64(kernel, "your kernel", (3, 3)), (3, 3), "your kernel")
     if not torch.isfinite(k).all():
         raise Incorrect("your kernel contains inf or NaN.")
     images = _edge_images()
@@ -189,3 +237,12 @@ def check_edge_kernel(kernel: Any) -> str:
     return (f"it gives {edge:.3g} on the horizontal edge and 0 on flat areas and vertical edges. "
             "Sobel y, [[-1, -2, -1], [0, 0, 0], [1, 2, 1]], is the classic choice; a trained CNN learns "
             "filters like it in its first layer.")
+
+
+#: This chapter's exercises in notebook order, for a grader: the checker and the notebook variables it reads.
+EXERCISES = [
+    Exercise(id="corr2d", checker=check_corr2d, names=("corr2d",)),
+    Exercise(id="edge_kernel", checker=check_edge_kernel, names=("edge_kernel",)),
+    Exercise(id="shapes", checker=check_shapes, names=("shapes",)),
+    Exercise(id="conv_parameters", checker=check_conv_parameters, names=("conv_parameters",)),
+]
