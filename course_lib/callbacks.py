@@ -72,6 +72,7 @@ class Callback:
 
         ``loss`` is a detached 0-dim tensor still on the device: ``float(loss)`` reads it, and on a
         GPU that waits for the device, so a logger there reads it every few steps, not every step.
+        The parameters' ``.grad`` still hold this step's gradients (unscaled), e.g. for histograms.
         """
 
     def on_batch_end(self, loss: float) -> None:

@@ -171,6 +171,7 @@ class _Loop:
         # Only a callback that defines on_batch_end needs each loss as a number (a wait for the device).
         self.number_callbacks = [c for c in callbacks if type(c).on_batch_end is not Callback.on_batch_end]
         self.check_every = _steps_between_checks(run.device)
+        self.detach_states = _methods(run.model, "detach_state")  # found once, called every step
         self.batch = self.checked = 0
 
     def batches(self, data: Iterable[Batch]) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -212,7 +213,8 @@ class _Loop:
 
     def after_step(self, loss: torch.Tensor) -> None:
         run = self.run
-        _detach_state(run.model)
+        for detach_state in self.detach_states:
+            detach_state()
         run.lr = run.optimizer.param_groups[0]["lr"]  # the rate this step used, before the schedule moves it
         run.history.steps += 1
         if self.schedule_per_batch:
@@ -424,20 +426,16 @@ def _has_conv(model: nn.Module) -> bool:
     return any(isinstance(m, nn.Conv2d) for m in model.modules())
 
 
+def _methods(model: nn.Module, name: str) -> list[Callable[[], None]]:
+    """The method ``name`` of every module of ``model`` that has one (the stateful-model protocol)."""
+    methods = (getattr(module, name, None) for module in model.modules())
+    return [method for method in methods if callable(method)]
+
+
 def _reset_state(model: nn.Module) -> None:
-    """Call ``reset_state()`` on every module that has one (a stateful model starts a new pass)."""
-    for module in model.modules():
-        reset = getattr(module, "reset_state", None)
-        if callable(reset):
-            reset()
-
-
-def _detach_state(model: nn.Module) -> None:
-    """Call ``detach_state()`` on every module that has one (the state carries on, its gradient path does not)."""
-    for module in model.modules():
-        detach = getattr(module, "detach_state", None)
-        if callable(detach):
-            detach()
+    """A stateful model starts a new pass: call every module's ``reset_state()``."""
+    for reset_state in _methods(model, "reset_state"):
+        reset_state()
 
 
 def _steps_between_checks(device: torch.device) -> int:

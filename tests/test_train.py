@@ -545,6 +545,33 @@ def test_validation_runs_with_the_training_precision_and_memory_format(monkeypat
     assert seen[True] == seen[False] == {(torch.bfloat16, True)}
 
 
+def test_the_float16_path_scales_the_loss_and_clips_the_true_gradients(monkeypatch):
+    # What fit does on a GPU without bfloat16, run on the CPU: float16 autocast and an enabled GradScaler.
+    import course_lib.train as train_module
+    from course_lib.device import MixedPrecision
+
+    float16 = MixedPrecision("cpu", torch.float16)
+    monkeypatch.setattr(train_module, "mixed_precision_for", lambda device, enabled: float16)
+    model = nn.Linear(2, 2)
+    changes = []
+
+    class StepSizes(Callback):
+        def on_train_begin(self, model):
+            self.before = model.weight.detach().clone()
+
+        def on_step_end(self, step, loss, lr):
+            assert self.run.scaler.is_enabled() and self.run.scaler.get_scale() > 1
+            changes.append(float((model.weight.detach() - self.before).norm()))
+            self.before = model.weight.detach().clone()
+
+    history = _fit(model, train=_loader(n=128, batch_size=16), optimizer=torch.optim.SGD(model.parameters(), 1.0),
+                   grad_clip=0.01, epochs=2, callbacks=[StepSizes()], val_data=_loader(seed=1))
+    assert all(math.isfinite(v) for v in history["train_loss"] + history["val_loss"])
+    # clipping saw the unscaled gradients: a step moves the weights by at most the clip norm, and the large
+    # early gradients by the clip norm itself (not by the clip norm divided by the loss scale, 65536)
+    assert max(changes) == pytest.approx(0.01, rel=1e-3) and max(changes) <= 0.01 * (1 + 1e-4)
+
+
 def test_the_recorded_lr_is_the_one_the_epochs_last_step_used():
     model = _model()
     loader = _loader(n=64, batch_size=16)  # 4 batches
