@@ -327,6 +327,8 @@ def predict(
     if isinstance(data, torch.Tensor):
         if data.ndim == 0:
             raise ValueError("predict() needs inputs with the examples along the first dimension, got a 0-dim tensor.")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a whole number of examples, 1 or more, got {batch_size!r}.")
         data = data.split(batch_size)
     was_training = model.training
     model.eval()

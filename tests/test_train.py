@@ -442,6 +442,8 @@ def test_predict_on_a_bare_tensor_and_on_empty_data():
         predict(model, [])
     with pytest.raises(ValueError, match="got no inputs"):
         predict(model, x[:0])
+    with pytest.raises(ValueError, match="batch_size must be a whole number of examples, 1 or more, got 0"):
+        predict(model, x, batch_size=0)
 
 
 def test_evaluate_and_predict_restore_the_mode_even_when_they_fail():
