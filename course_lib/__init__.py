@@ -1,6 +1,8 @@
 """course_lib: the helper library of the deep-learning course.
 
-The everyday names live here: ``get_device``, ``seed_everything``, ``fit``, ``evaluate``.
+The everyday names live here: ``get_device``, ``seed_everything``, ``fast_or_full``. The chapters
+import the training loop from its module, ``from course_lib.train import fit, evaluate, predict``
+(with the callbacks); ``fit`` and ``evaluate`` stay importable from here too.
 Importing course_lib never imports TensorFlow (it costs about 0.7 GB of memory); only the
 chapters' TensorFlow sections and ``course_lib.keras_models`` do.
 """

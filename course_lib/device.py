@@ -10,21 +10,26 @@ import math
 import os
 import platform
 import sys
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ContextManager
+from typing import Any
 
 import torch
+from torch import nn
 
 __all__ = [
     "DeviceNotAvailableError",
-    "available_devices",
-    "get_device",
-    "device_info",
-    "to_device",
-    "autocast_for",
-    "cpu_limit",
+    "MixedPrecision",
     "apply_cpu_limit",
+    "autocast_for",
+    "available_devices",
+    "cpu_limit",
+    "device_info",
+    "get_device",
+    "mixed_precision_for",
+    "model_device",
+    "to_device",
 ]
 
 KNOWN_KINDS = ("cuda", "mps", "cpu")
@@ -107,16 +112,64 @@ def to_device(batch: Any, device: torch.device | str, non_blocking: bool = False
     return batch
 
 
-def autocast_for(device: torch.device | str, enabled: bool = True) -> ContextManager:
-    """Mixed precision where it pays: bfloat16/float16 autocast on CUDA, nothing elsewhere.
+def model_device(model: nn.Module) -> torch.device:
+    """The device a model's weights are on (its first parameter or buffer); the CPU for a model without any.
 
-    On a CPU autocast mostly slows small models down, so the course keeps float32 there.
+    The one answer to "where is this model?": evaluate, predict and the explorers run there, so a
+    model that was never moved is not fed batches that sit on a GPU.
+    """
+    for tensor in (*model.parameters(), *model.buffers()):
+        return tensor.device
+    return torch.device("cpu")
+
+
+@dataclass(frozen=True)
+class MixedPrecision:
+    """How a device computes under mixed precision: the autocast dtype, and whether gradients need scaling.
+
+    ``dtype`` None means float32 throughout (autocast off). float16 has so few exponent bits that
+    small gradients underflow to zero, so it needs a gradient scaler; bfloat16 keeps float32's
+    range and does not.
+    """
+
+    device_type: str
+    dtype: torch.dtype | None
+
+    @property
+    def enabled(self) -> bool:
+        return self.dtype is not None
+
+    @property
+    def scales_gradients(self) -> bool:
+        return self.dtype == torch.float16
+
+    def autocast(self) -> AbstractContextManager:
+        """The context to run the forward pass and the loss in (a no-op when mixed precision is off)."""
+        if self.dtype is None:
+            return nullcontext()
+        return torch.autocast(device_type=self.device_type, dtype=self.dtype)
+
+    def grad_scaler(self) -> torch.amp.GradScaler:
+        """A gradient scaler, switched on only for float16 (disabled, its step() is just optimizer.step())."""
+        return torch.amp.GradScaler(self.device_type, enabled=self.scales_gradients)
+
+
+def mixed_precision_for(device: torch.device | str, enabled: bool = True) -> MixedPrecision:
+    """Mixed precision where it pays: bfloat16 on CUDA GPUs that have it, float16 (scaled) on older ones.
+
+    On a CPU and on Apple's MPS autocast mostly slows the course's small models down, so they keep
+    float32 even when ``enabled``. ``fit`` and ``autocast_for`` both ask this function, so the
+    dtype the forward pass runs in and the gradient scaler always agree.
     """
     device = torch.device(device)
     if not enabled or device.type != "cuda":
-        return nullcontext()
-    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.autocast(device_type="cuda", dtype=dtype)
+        return MixedPrecision(device.type, None)
+    return MixedPrecision("cuda", torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
+
+
+def autocast_for(device: torch.device | str, enabled: bool = True) -> AbstractContextManager:
+    """The autocast context ``fit`` uses on ``device``: bfloat16/float16 on CUDA, nothing elsewhere."""
+    return mixed_precision_for(device, enabled).autocast()
 
 
 # ----------------------------------------------------------------------------- CPU cap

@@ -1,15 +1,16 @@
 """Matplotlib helpers the chapters share: training curves, live curves, image grids."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import torch
+from torch import nn
 
-if TYPE_CHECKING:
-    from .train import History
+from .callbacks import Callback
+from .history import History
 
-__all__ = ["plot_history", "show_images", "LivePlot", "in_notebook", "plot_confusion_matrix"]
+__all__ = ["LivePlot", "in_notebook", "plot_confusion_matrix", "plot_history", "show_images"]
 
 
 def in_notebook() -> bool:
@@ -22,7 +23,7 @@ def in_notebook() -> bool:
     return shell is not None and shell.__class__.__name__ == "ZMQInteractiveShell"
 
 
-def _draw_history(axes: Sequence[plt.Axes], history: "History") -> None:
+def _draw_history(axes: Sequence[plt.Axes], history: History) -> None:
     for ax, kind in zip(axes, ("loss", "accuracy")):
         ax.clear()
         for split in ("train", "val"):
@@ -37,7 +38,7 @@ def _draw_history(axes: Sequence[plt.Axes], history: "History") -> None:
             ax.legend()
 
 
-def plot_history(history: "History", title: str | None = None) -> plt.Figure:
+def plot_history(history: History, title: str | None = None) -> plt.Figure:
     """Loss (left) and accuracy (right, when recorded) per epoch, train against validation."""
     has_accuracy = "train_accuracy" in history or "val_accuracy" in history
     fig, axes = plt.subplots(1, 2 if has_accuracy else 1, figsize=(10 if has_accuracy else 5, 3.5), squeeze=False)
@@ -48,15 +49,28 @@ def plot_history(history: "History", title: str | None = None) -> plt.Figure:
     return fig
 
 
-class LivePlot:
-    """Redraw the training curves in place after every epoch (in a notebook; silent elsewhere)."""
+class LivePlot(Callback):
+    """A callback that redraws the training curves in place after every epoch (in a notebook; silent elsewhere).
+
+    ``fit(..., callbacks=[LivePlot()])``, or its shorthand ``fit(..., live_plot=True)``.
+    """
 
     def __init__(self) -> None:
         self.enabled = in_notebook()
         self.handle = None
         self.fig = None
 
-    def update(self, history: "History") -> None:
+    def on_train_begin(self, model: nn.Module) -> None:
+        self.close()  # a new run, a new figure
+
+    def on_epoch_end(self, epoch: int, model: nn.Module, history: History) -> bool:
+        self.update(history)
+        return False
+
+    def on_train_end(self, model: nn.Module, history: History) -> None:
+        self.close()
+
+    def update(self, history: History) -> None:
         if not self.enabled:
             return
         from IPython.display import display
@@ -73,7 +87,9 @@ class LivePlot:
             self.handle.update(self.fig)
 
     def close(self) -> None:
+        """Forget the figure, so that the next run draws a new one instead of redrawing this run's."""
         self.fig = None
+        self.handle = None
 
 
 def show_images(

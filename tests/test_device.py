@@ -31,7 +31,8 @@ def test_unsupported_kind_is_named():
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without CUDA")
 def test_missing_cuda_says_why_and_what_to_do():
-    with pytest.raises(DeviceNotAvailableError, match=r"'cuda'.*no CUDA GPU.*Available on this machine: .*cpu.*get_device\(\)"):
+    message = r"'cuda'.*no CUDA GPU.*Available on this machine: .*cpu.*get_device\(\)"
+    with pytest.raises(DeviceNotAvailableError, match=message):
         get_device("cuda")
     with pytest.raises(DeviceNotAvailableError, match="cuda:1"):
         get_device("cuda:1")
@@ -62,6 +63,33 @@ def test_autocast_is_off_on_cpu():
     with dev.autocast_for("cpu"):
         out = torch.ones(2, 2) @ torch.ones(2, 2)
     assert out.dtype == torch.float32
+
+
+def test_mixed_precision_for_each_device(monkeypatch):
+    # fit and autocast_for both ask mixed_precision_for, so the autocast dtype and the gradient scaler agree
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: True)
+    bf16 = dev.mixed_precision_for("cuda")
+    assert bf16 == dev.MixedPrecision("cuda", torch.bfloat16) and not bf16.scales_gradients
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: False)
+    fp16 = dev.mixed_precision_for(torch.device("cuda:0"))
+    assert fp16.dtype == torch.float16 and fp16.scales_gradients  # float16 needs a gradient scaler
+    for device in ("cpu", "mps"):
+        precision = dev.mixed_precision_for(device)
+        assert not precision.enabled and not precision.grad_scaler().is_enabled()
+    assert not dev.mixed_precision_for("cuda", enabled=False).enabled
+    with dev.MixedPrecision("cpu", torch.bfloat16).autocast():  # the context really switches the dtype
+        assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.bfloat16
+    with dev.autocast_for("cpu"):
+        assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.float32
+
+
+def test_model_device_is_where_the_weights_are():
+    from torch import nn
+
+    assert dev.model_device(nn.Linear(2, 2)) == torch.device("cpu")
+    assert dev.model_device(nn.Linear(2, 2).to("meta")) == torch.device("meta")
+    assert dev.model_device(nn.BatchNorm1d(2, affine=False)) == torch.device("cpu")  # buffers only
+    assert dev.model_device(nn.ReLU()) == torch.device("cpu")  # nothing to hold
 
 
 def _cgroup(tmp_path, **files):
@@ -110,3 +138,22 @@ def test_device_info_describes_the_machine():
         assert key in info
     assert info["torch"] == torch.__version__
     assert info["torch_threads"] <= dev.usable_cpus()  # import course_lib applied the cap
+
+
+def test_the_gpu_bench_runs_on_the_cpu_when_asked(tmp_path, capsys):
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "bench" / "gpu.py"
+    spec = importlib.util.spec_from_file_location("bench_gpu", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    output = tmp_path / "gpu.json"
+    assert bench.main(["--quick", "--cpu", "--output", str(output)]) == 0
+    table = capsys.readouterr().out
+    assert "reads every loss" in table and "images/s" in table
+    rows = json.loads(output.read_text())["rows"]
+    assert len(rows) == 5 and rows[-1]["reads_every_loss"] and not rows[0]["reads_every_loss"]
+    for row in rows:
+        assert row["conv_dtype"] == "float32" and 0 < row["test_accuracy"] <= 1 and row["images_per_second"] > 0

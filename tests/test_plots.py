@@ -42,6 +42,33 @@ def test_live_plot_outside_a_notebook_is_silent():
     plot.close()
 
 
+def test_live_plot_is_a_callback_that_draws_each_epoch_and_a_new_figure_each_run(monkeypatch):
+    import course_lib.plots as plots_module
+    from course_lib.train import Callback
+
+    shown = []
+
+    class Handle:
+        def update(self, fig):
+            shown.append(("update", fig))
+
+    def display(fig, display_id):
+        shown.append(("display", fig))
+        return Handle()
+
+    monkeypatch.setattr(plots_module, "in_notebook", lambda: True)
+    monkeypatch.setattr("IPython.display.display", display)
+    plot = LivePlot()
+    assert isinstance(plot, Callback)
+    for run in range(2):
+        plot.on_train_begin(None)
+        for epoch in (1, 2):
+            assert plot.on_epoch_end(epoch, None, _history()) is False
+        plot.on_train_end(None, _history())
+    assert [kind for kind, _ in shown] == ["display", "update", "display", "update"]
+    assert shown[0][1] is not shown[2][1]  # the second run did not redraw the first run's figure
+
+
 def test_mistakes_are_red_and_bad_shapes_are_explained():
     fig = show_images(torch.rand(2, 28, 28), labels=[7, 1], predictions=[7, 2])
     colors = [ax.title.get_color() for ax in fig.axes if ax.images]

@@ -124,8 +124,8 @@ def test_schedule_inside_fit_changes_the_rate_each_batch():
     history = fit(model, batches, torch.nn.functional.mse_loss, optimizer, epochs=2, device="cpu",
                   scheduler=schedule, scheduler_step="batch", progress=False)
     assert schedule.last_step == 8
-    # fit records the rate at the end of each epoch: after 4 and after 8 batches
-    assert history["lr"] == pytest.approx([S.warmup_cosine_lr(4, 0.1, 2, 8), S.warmup_cosine_lr(8, 0.1, 2, 8)])
+    # fit records the rate each epoch's last step used: steps 3 and 7 (counted from 0), not the one after them
+    assert history["lr"] == pytest.approx([S.warmup_cosine_lr(3, 0.1, 2, 8), S.warmup_cosine_lr(7, 0.1, 2, 8)])
 
 
 @pytest.mark.parametrize(
