@@ -16,11 +16,12 @@ Notation in the comments: :math:`g` is the gradient, :math:`\theta` the paramete
 """
 from __future__ import annotations
 
-import math
 from typing import Any, Callable, Iterable
 
 import torch
 from torch import nn
+
+from ..arguments import check_bool, check_learning_rate, check_number, check_whole_number
 
 __all__ = ["ScratchOptimizer", "SGD", "RMSprop", "Adam", "AdamW", "largest_difference"]
 
@@ -65,25 +66,6 @@ def _check_params(params: Any, name: str) -> list:
                 "torch.randn(..., requires_grad=True) rather than torch.randn(...).requires_grad_() * 0.1."
             )
     return params
-
-
-def _check_lr(lr: float) -> None:
-    if not isinstance(lr, (int, float)) or isinstance(lr, bool) or not math.isfinite(lr) or lr < 0:
-        raise ValueError(
-            f"Invalid learning rate lr={lr!r}: it must be a number 0 or more (typical: 0.1 for SGD, 1e-3 for Adam). "
-            "A negative learning rate would climb the loss instead of descending it."
-        )
-
-
-def _check_range(name: str, value: float, low: float, high: float, why: str) -> None:
-    """``low <= value < high``, or an error that says what the number means."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not low <= value < high:
-        raise ValueError(f"Invalid {name}={value!r}: it must be in [{low:g}, {high:g}). {why}")
-
-
-def _check_non_negative(name: str, value: float, why: str) -> None:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value < 0:
-        raise ValueError(f"Invalid {name}={value!r}: it must be a number 0 or more. {why}")
 
 
 def _run_closure(closure: Callable[[], torch.Tensor] | None) -> torch.Tensor | None:
@@ -141,11 +123,15 @@ class SGD(ScratchOptimizer):
         weight_decay: float = 0.0,
         nesterov: bool = False,
     ) -> None:
-        _check_lr(lr)
-        _check_range("momentum", momentum, 0.0, 1.0, "It is the fraction of the velocity kept each step (typical: 0.9); "
-                     "at 1 or more the velocity never forgets old gradients and training diverges.")
-        _check_range("dampening", dampening, 0.0, 1.0, "It scales the new gradient by (1 - dampening); usually 0.")
-        _check_non_negative("weight_decay", weight_decay, "It is the strength of the L2 penalty (typical: 1e-4 or 5e-4).")
+        check_learning_rate(lr)
+        check_number("momentum", momentum, at_least=0, below=1,
+                     why="It is the fraction of the velocity kept each step (typical: 0.9); at 1 or more the "
+                     "velocity never forgets old gradients and training diverges.")
+        check_number("dampening", dampening, at_least=0, below=1,
+                     why="It scales the new gradient by (1 - dampening); usually 0.")
+        check_number("weight_decay", weight_decay, at_least=0,
+                     why="It is the strength of the L2 penalty (typical: 1e-4 or 5e-4).")
+        check_bool("nesterov", nesterov)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError(
                 f"Nesterov momentum needs momentum > 0 and dampening = 0 (got momentum={momentum}, dampening={dampening}): "
@@ -198,11 +184,15 @@ class RMSprop(ScratchOptimizer):
         momentum: float = 0.0,
         centered: bool = False,
     ) -> None:
-        _check_lr(lr)
-        _check_range("alpha", alpha, 0.0, 1.0, "It is the decay of the running average of g² (typical: 0.99).")
-        _check_non_negative("eps", eps, "It keeps the division finite when a gradient is zero (typical: 1e-8).")
-        _check_non_negative("weight_decay", weight_decay, "It is the strength of the L2 penalty.")
-        _check_range("momentum", momentum, 0.0, 1.0, "It is the fraction of the velocity kept each step (0 = off).")
+        check_learning_rate(lr)
+        check_number("alpha", alpha, at_least=0, below=1,
+                     why="It is the decay of the running average of g² (typical: 0.99).")
+        check_number("eps", eps, at_least=0,
+                     why="It keeps the division finite when a gradient is zero (typical: 1e-8).")
+        check_number("weight_decay", weight_decay, at_least=0, why="It is the strength of the L2 penalty.")
+        check_number("momentum", momentum, at_least=0, below=1,
+                     why="It is the fraction of the velocity kept each step (0 = off).")
+        check_bool("centered", centered)
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
                                       momentum=momentum, centered=centered))
 
@@ -262,13 +252,17 @@ class Adam(ScratchOptimizer):
         weight_decay: float = 0.0,
         amsgrad: bool = False,
     ) -> None:
-        _check_lr(lr)
+        check_learning_rate(lr)
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"betas must be a pair (beta1, beta2) such as (0.9, 0.999), got {betas!r}.")
-        _check_range("betas[0]", betas[0], 0.0, 1.0, "beta1 is the decay of the running mean of g (typical: 0.9).")
-        _check_range("betas[1]", betas[1], 0.0, 1.0, "beta2 is the decay of the running mean of g² (typical: 0.999).")
-        _check_non_negative("eps", eps, "It keeps the division finite when a gradient is zero (typical: 1e-8).")
-        _check_non_negative("weight_decay", weight_decay, "It is the strength of the weight decay.")
+        check_number("betas[0]", betas[0], at_least=0, below=1,
+                     why="beta1 is the decay of the running mean of g (typical: 0.9).")
+        check_number("betas[1]", betas[1], at_least=0, below=1,
+                     why="beta2 is the decay of the running mean of g² (typical: 0.999).")
+        check_number("eps", eps, at_least=0,
+                     why="It keeps the division finite when a gradient is zero (typical: 1e-8).")
+        check_number("weight_decay", weight_decay, at_least=0, why="It is the strength of the weight decay.")
+        check_bool("amsgrad", amsgrad)
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad))
 
     @torch.no_grad()
@@ -334,8 +328,7 @@ def largest_difference(optimizer_class: type, reference_class: type, steps: int 
     implement the same update rule, and far larger at the first step where they do not. The gradients
     depend on the weights, so any difference would feed back and grow over the ``steps``.
     """
-    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
-        raise ValueError(f"steps must be a whole number of optimizer steps, 1 or more; got {steps!r}.")
+    check_whole_number("steps", steps, 1, unit="optimizer steps")
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(64, 4, generator=generator, dtype=torch.float64)
     y = torch.randn(64, 1, generator=generator, dtype=torch.float64)
