@@ -134,6 +134,7 @@ def test_every_recipe_is_exercised():
     assert used == {name for name, _, _ in RECIPES}
 
 
+@pytest.mark.slow
 def test_random_expressions_match_tensorflow_gradient_tape():
     tf, TFOps = _tf_ops()
     for seed in range(2000, 2040):

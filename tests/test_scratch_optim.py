@@ -106,6 +106,7 @@ def small_network(dtype, seed=0):
     return model, x, y
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", CASES[::3], ids=[case_id(c) for c in CASES[::3]])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_matches_torch_training_a_small_network(case, dtype):
