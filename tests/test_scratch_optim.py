@@ -442,3 +442,21 @@ def test_a_nan_gradient_spoils_the_same_coordinates_as_in_torch(options):
             optimizer.step()
     assert theirs_p.isnan().tolist() == [False, False, True, False]
     torch.testing.assert_close(ours_p.detach(), theirs_p.detach(), equal_nan=True)
+
+
+@pytest.mark.parametrize("cls", [scratch.SGD, scratch.RMSprop, scratch.Adam, scratch.AdamW])
+def test_a_parameter_group_with_a_bad_hyperparameter_is_refused_too(cls):
+    """Only the constructor's arguments were checked: a group's own lr=-0.1 climbed the loss without a word."""
+    head, body = torch.zeros(2, requires_grad=True), torch.zeros(3, requires_grad=True)
+    with pytest.raises(ValueError, match=r"lr must be a learning rate.*got -0\.1"):
+        cls([{"params": [body]}, {"params": [head], "lr": -0.1}], lr=0.01)
+    optimizer = cls([body], lr=0.01)
+    with pytest.raises(ValueError, match=r"lr must be a learning rate.*got '0\.1'"):
+        optimizer.add_param_group({"params": [head], "lr": "0.1"})
+    assert len(optimizer.param_groups) == 1  # the refused group was not added
+    optimizer.add_param_group({"params": [head], "lr": 0.5})
+    assert [group["lr"] for group in optimizer.param_groups] == [0.01, 0.5]
+    bad = {scratch.SGD: ("momentum", 9), scratch.RMSprop: ("alpha", 1.0), scratch.Adam: ("betas", (0.9, 1.5)),
+           scratch.AdamW: ("eps", -1.0)}[cls]
+    with pytest.raises(ValueError, match=rf"{bad[0]}(\[1\])? must be a number"):
+        cls([{"params": [head], bad[0]: bad[1]}], lr=0.01)

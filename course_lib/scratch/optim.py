@@ -78,10 +78,25 @@ def _run_closure(closure: Callable[[], torch.Tensor] | None) -> torch.Tensor | N
 
 # ----------------------------------------------------------------------------- the shared bookkeeping
 class ScratchOptimizer(torch.optim.Optimizer):
-    """Checks the parameters, and gives ``zero_grad`` and a loop over parameters that have a gradient."""
+    """Checks the parameters and every group's hyperparameters; gives ``zero_grad`` and a loop over parameters
+    that have a gradient.
+
+    Each subclass says in ``_check_hyperparameters(group)`` what its numbers must be. It runs for every
+    parameter group, the constructor's arguments included (torch's ``Optimizer.__init__`` adds them with
+    ``add_param_group``), so ``SGD([{"params": head, "lr": -0.1}], lr=0.1)`` is refused too.
+    """
 
     def __init__(self, params: Params, defaults: dict[str, Any]) -> None:
         super().__init__(_check_params(params, type(self).__name__), defaults)
+
+    @staticmethod
+    def _check_hyperparameters(group: dict[str, Any]) -> None:
+        check_learning_rate(group["lr"])
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        if isinstance(param_group, dict):
+            self._check_hyperparameters({**self.defaults, **param_group})  # the values torch will store
+        super().add_param_group(param_group)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget the gradients of the last step (``backward()`` adds to ``.grad``, it does not overwrite)."""
@@ -123,23 +138,27 @@ class SGD(ScratchOptimizer):
         weight_decay: float = 0.0,
         nesterov: bool = False,
     ) -> None:
-        check_learning_rate(lr)
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
+                                      weight_decay=weight_decay, nesterov=nesterov))
+
+    @staticmethod
+    def _check_hyperparameters(group: dict[str, Any]) -> None:
+        check_learning_rate(group["lr"])
+        momentum, dampening = group["momentum"], group["dampening"]
         check_number("momentum", momentum, at_least=0, below=1,
                      why="It is the fraction of the velocity kept each step (typical: 0.9); at 1 or more the "
                      "velocity never forgets old gradients and training diverges.")
         check_number("dampening", dampening, at_least=0, below=1,
                      why="It scales the new gradient by (1 - dampening); usually 0.")
-        check_number("weight_decay", weight_decay, at_least=0,
+        check_number("weight_decay", group["weight_decay"], at_least=0,
                      why="It is the strength of the L2 penalty (typical: 1e-4 or 5e-4).")
-        check_bool("nesterov", nesterov)
-        if nesterov and (momentum <= 0 or dampening != 0):
+        check_bool("nesterov", group["nesterov"])
+        if group["nesterov"] and (momentum <= 0 or dampening != 0):
             raise ValueError(
                 f"Nesterov momentum needs momentum > 0 and dampening = 0 (got momentum={momentum}, dampening={dampening}): "
                 "it is a correction to momentum, so without momentum there is nothing to correct. "
                 "Pass momentum=0.9, or nesterov=False."
             )
-        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
-                                      weight_decay=weight_decay, nesterov=nesterov))
 
     @torch.no_grad()
     def step(self, closure: Callable[[], torch.Tensor] | None = None) -> torch.Tensor | None:
@@ -184,17 +203,20 @@ class RMSprop(ScratchOptimizer):
         momentum: float = 0.0,
         centered: bool = False,
     ) -> None:
-        check_learning_rate(lr)
-        check_number("alpha", alpha, at_least=0, below=1,
-                     why="It is the decay of the running average of g² (typical: 0.99).")
-        check_number("eps", eps, at_least=0,
-                     why="It keeps the division finite when a gradient is zero (typical: 1e-8).")
-        check_number("weight_decay", weight_decay, at_least=0, why="It is the strength of the L2 penalty.")
-        check_number("momentum", momentum, at_least=0, below=1,
-                     why="It is the fraction of the velocity kept each step (0 = off).")
-        check_bool("centered", centered)
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
                                       momentum=momentum, centered=centered))
+
+    @staticmethod
+    def _check_hyperparameters(group: dict[str, Any]) -> None:
+        check_learning_rate(group["lr"])
+        check_number("alpha", group["alpha"], at_least=0, below=1,
+                     why="It is the decay of the running average of g² (typical: 0.99).")
+        check_number("eps", group["eps"], at_least=0,
+                     why="It keeps the division finite when a gradient is zero (typical: 1e-8).")
+        check_number("weight_decay", group["weight_decay"], at_least=0, why="It is the strength of the L2 penalty.")
+        check_number("momentum", group["momentum"], at_least=0, below=1,
+                     why="It is the fraction of the velocity kept each step (0 = off).")
+        check_bool("centered", group["centered"])
 
     @torch.no_grad()
     def step(self, closure: Callable[[], torch.Tensor] | None = None) -> torch.Tensor | None:
@@ -252,18 +274,23 @@ class Adam(ScratchOptimizer):
         weight_decay: float = 0.0,
         amsgrad: bool = False,
     ) -> None:
-        check_learning_rate(lr)
+        betas = tuple(betas) if isinstance(betas, (tuple, list)) else betas
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad))
+
+    @staticmethod
+    def _check_hyperparameters(group: dict[str, Any]) -> None:
+        check_learning_rate(group["lr"])
+        betas = group["betas"]
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"betas must be a pair (beta1, beta2) such as (0.9, 0.999), got {betas!r}.")
         check_number("betas[0]", betas[0], at_least=0, below=1,
                      why="beta1 is the decay of the running mean of g (typical: 0.9).")
         check_number("betas[1]", betas[1], at_least=0, below=1,
                      why="beta2 is the decay of the running mean of g² (typical: 0.999).")
-        check_number("eps", eps, at_least=0,
+        check_number("eps", group["eps"], at_least=0,
                      why="It keeps the division finite when a gradient is zero (typical: 1e-8).")
-        check_number("weight_decay", weight_decay, at_least=0, why="It is the strength of the weight decay.")
-        check_bool("amsgrad", amsgrad)
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad))
+        check_number("weight_decay", group["weight_decay"], at_least=0, why="It is the strength of the weight decay.")
+        check_bool("amsgrad", group["amsgrad"])
 
     @torch.no_grad()
     def step(self, closure: Callable[[], torch.Tensor] | None = None) -> torch.Tensor | None:
