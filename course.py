@@ -37,12 +37,13 @@ def requirements_digest() -> str:
     return digest.hexdigest()
 
 
-def run(command: list[str | Path], **kwargs) -> None:
+def run_setup_step(command: list[str | Path]) -> None:
+    """Run one step of the set-up (a pip install); if it fails, say how to recover from a broken set-up."""
     print("$", " ".join(str(part) for part in command), flush=True)
-    result = subprocess.run([str(part) for part in command], cwd=ROOT, **kwargs)
+    result = subprocess.run([str(part) for part in command], cwd=ROOT)
     if result.returncode != 0:
-        sys.exit(f"\nThis step failed (exit code {result.returncode}): {' '.join(str(p) for p in command)}\n"
-                 "Read the pip or pytest message above. Network problems: retry. A broken environment: "
+        sys.exit(f"\nThis set-up step failed (exit code {result.returncode}): {' '.join(str(p) for p in command)}\n"
+                 "Read the pip message above. Network problems: retry. A broken environment: "
                  f"delete the folder {VENV} and run this command again.")
 
 
@@ -59,8 +60,8 @@ def setup() -> Path:
     if STAMP.exists() and STAMP.read_text().strip() == wanted:
         return python
     print("Installing the course's packages (first time: several minutes, a few GB) ...", flush=True)
-    run([python, "-m", "pip", "install", "--disable-pip-version-check", "-r", ROOT / "requirements.txt"])
-    run([python, "-m", "pip", "install", "--disable-pip-version-check", "--no-deps", "--no-build-isolation",
+    run_setup_step([python, "-m", "pip", "install", "--disable-pip-version-check", "-r", ROOT / "requirements.txt"])
+    run_setup_step([python, "-m", "pip", "install", "--disable-pip-version-check", "--no-deps", "--no-build-isolation",
          "-e", ROOT])
     STAMP.write_text(wanted + "\n")
     return python
@@ -86,7 +87,9 @@ def main(argv: list[str]) -> None:
         os.chdir(ROOT)
         os.execv(str(python), [str(python), "-m", "pytest", *rest])
     elif command == "doctor":
-        run([python, "-m", "course_lib", "doctor", *rest])
+        # The doctor prints what to fix itself (a data file, a version); the set-up's "delete .venv" advice
+        # would be wrong for most of its findings, so pass on its exit code and nothing else.
+        sys.exit(subprocess.run([str(python), "-m", "course_lib", "doctor", *rest], cwd=ROOT).returncode)
 
 
 if __name__ == "__main__":

@@ -85,12 +85,11 @@ class _Clock:
 
 # ----------------------------------------------------------------------------- PyTorch rows
 def _torch_tensors(quick: bool):
-    from course_lib.data import MNIST_MEAN, MNIST_STD, load_mnist
+    from course_lib.data import load_mnist, normalize_mnist
 
     x_train, y_train = load_mnist(train=True, limit=2000 if quick else None)
     x_test, y_test = load_mnist(train=False, limit=1000 if quick else None)
-    normalize = lambda x: (x - MNIST_MEAN) / MNIST_STD  # noqa: E731 (the same as transforms.Normalize)
-    return normalize(x_train), y_train, normalize(x_test), y_test
+    return normalize_mnist(x_train), y_train, normalize_mnist(x_test), y_test  # as transforms.Normalize does
 
 
 def _fit_torch(name: str, model, train, test, optimizer, scheduler, epochs: int, images: int, pipeline: str,
@@ -136,6 +135,7 @@ def _torchvision_loaders(quick: bool, batch_size: int, test_batch_size: int):
 
     from course_lib.data import MNIST_MEAN, MNIST_STD, mnist_torchvision
 
+    # torchvision's per-image twin of normalize_mnist: the same two constants, applied item by item
     transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((MNIST_MEAN,), (MNIST_STD,))])
     train_set, test_set = mnist_torchvision(True, transform), mnist_torchvision(False, transform)
     if quick:
@@ -166,16 +166,15 @@ def _row_cnn_torch(quick: bool, name: str, epochs: int, augment: bool) -> dict:
     import torch
 
     from course_lib.augment import RandomAffine
-    from course_lib.data import MNIST_MEAN, MNIST_STD, TensorBatchLoader
+    from course_lib.data import MNIST_BACKGROUND, TensorBatchLoader
     from course_lib.models import SmallCNN
 
     r = CNN_RECIPE
     x_train, y_train, x_test, y_test = _torch_tensors(quick)
     epochs = 1 if quick else epochs
-    background = -MNIST_MEAN / MNIST_STD  # what a black pixel becomes after normalisation
     transform = None
     if augment:
-        transform = RandomAffine(r["degrees"], r["translate"], r["scale"], fill=background,
+        transform = RandomAffine(r["degrees"], r["translate"], r["scale"], fill=MNIST_BACKGROUND,
                                  generator=torch.Generator().manual_seed(1))
     train = TensorBatchLoader(x_train, y_train, batch_size=r["batch_size"], shuffle=True, transform=transform,
                               generator=torch.Generator().manual_seed(0))
@@ -307,7 +306,7 @@ def row_mlp_keras(quick: bool) -> dict:
 
 
 def row_cnn_keras(quick: bool) -> dict:
-    from course_lib.data import MNIST_MEAN, MNIST_STD
+    from course_lib.data import MNIST_BACKGROUND
     from course_lib.keras_models import compile_classifier, keras_small_cnn
     from course_lib.reproducibility import seed_everything
     from course_lib.tensorflow_setup import load_tensorflow
@@ -318,7 +317,7 @@ def row_cnn_keras(quick: bool) -> dict:
     arrays = _keras_arrays(quick)
     epochs = 1 if quick else r["epochs"]
     steps = epochs * -(-len(arrays[0]) // r["batch_size"])
-    background = -MNIST_MEAN / MNIST_STD
+    background = MNIST_BACKGROUND
     L = keras.layers
     augment = [  # active only in training, like a transform on the training loader
         L.RandomRotation(r["degrees"] / 360, fill_mode="constant", fill_value=background),

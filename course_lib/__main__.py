@@ -14,15 +14,20 @@ def main(argv: list[str] | None = None) -> int:
     edition = commands.add_parser("student-edition", help="copy the notebooks without solution cells")
     edition.add_argument("out", help="folder to write the student notebooks to")
     edition.add_argument("--notebooks", default=str(PROJECT_ROOT / "notebooks"), help="source folder")
+    edition.add_argument("--force", action="store_true", help="overwrite notebooks in OUT that were changed")
     args = parser.parse_args(argv)
 
     if args.command == "doctor":
         from .doctor import main as doctor
 
         return doctor()
-    from .editions import make_student_edition
+    from .editions import EditionError, make_student_edition
 
-    removed = make_student_edition(args.notebooks, args.out)
+    try:
+        removed = make_student_edition(args.notebooks, args.out, force=args.force)
+    except EditionError as error:  # one sentence that says what to do, not a traceback
+        print(f"student-edition: {error}", file=sys.stderr)
+        return 2
     for name, count in removed.items():
         print(f"{name}: {count} solution cell(s) removed")
     print(f"Student edition written to {args.out}")

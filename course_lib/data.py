@@ -12,24 +12,32 @@ import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
 
+from .arguments import check_bool, check_number, check_whole_number
 from .config import cache_dir, data_dir
+from .device import get_device
 
 __all__ = [
     "DataError",
     "MissingDataError",
+    "DataFolderError",
     "CorruptDataError",
+    "UnreadableDataError",
     "CHECKSUMS",
+    "check_data_folder",
     "verify_file",
     "data_status",
     "load_mnist",
     "mnist_torchvision",
     "MNIST_MEAN",
     "MNIST_STD",
+    "MNIST_BACKGROUND",
+    "normalize_mnist",
+    "denormalize_mnist",
     "load_tiny_shakespeare",
     "TensorBatchLoader",
     "train_val_split",
@@ -50,6 +58,12 @@ CHECKSUMS: dict[str, str] = {
 #: Mean and standard deviation of MNIST's training pixels in [0, 1] (see data/mnist/SOURCE.md).
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
+#: What a black pixel (0) becomes after ``normalize_mnist``: the fill for shifted or rotated images.
+MNIST_BACKGROUND = -MNIST_MEAN / MNIST_STD
+
+#: The folders a data folder holds (each file of CHECKSUMS lives in one of them).
+_DATASET_FOLDERS = ("mnist", "tinyshakespeare")
+
 _MNIST_FILES = {
     True: ("mnist/train-images-idx3-ubyte.gz", "mnist/train-labels-idx1-ubyte.gz", 60_000),
     False: ("mnist/t10k-images-idx3-ubyte.gz", "mnist/t10k-labels-idx1-ubyte.gz", 10_000),
@@ -64,8 +78,16 @@ class MissingDataError(DataError, FileNotFoundError):
     """A data file is not where the course looks for it."""
 
 
+class DataFolderError(MissingDataError):
+    """The data folder itself is wrong: missing, a file, or not the folder that holds mnist/ and tinyshakespeare/."""
+
+
 class CorruptDataError(DataError):
     """A data file is there but its bytes are not the ones the course shipped."""
+
+
+class UnreadableDataError(DataError, PermissionError):
+    """A data file or folder is there but this user may not read it (or the cache may not be written)."""
 
 
 def _fix_hint(relative: str) -> str:
@@ -73,6 +95,14 @@ def _fix_hint(relative: str) -> str:
         f"To fix it, restore the file from the course repository (in a git checkout: "
         f"`git checkout -- data/{relative}`), or point the environment variable COURSE_DATA_DIR "
         f"at a folder that holds a good copy. The course never downloads data."
+    )
+
+
+def _unreadable(path: Path, error: OSError) -> UnreadableDataError:
+    return UnreadableDataError(
+        f"{path} cannot be read: {error.strerror or error} (the file, or a folder above it, is not readable by "
+        f"this user). Fix the permissions, e.g. `chmod -R u+rX {data_dir()}`, or point COURSE_DATA_DIR at a "
+        "readable copy of the data folder."
     )
 
 
@@ -84,16 +114,52 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def verify_file(relative: str, root: Path | None = None) -> Path:
-    """Return the path of a shipped file after checking it exists and its SHA-256 matches."""
+def check_data_folder() -> Path:
+    """The data folder (``data_dir()``), after checking that it is one: it exists and holds mnist/ or tinyshakespeare/.
+
+    A wrong folder gets one ``DataFolderError`` that says what is wrong with the folder itself and what it
+    should contain, instead of one "file missing" message per file.
+    """
+    root = data_dir()
+    from_variable = bool(os.environ.get("COURSE_DATA_DIR", "").strip())
+    named = f"COURSE_DATA_DIR points at {root}, which" if from_variable else f"The course's data folder {root}"
+    try:
+        if not root.exists():
+            problem, hint = "does not exist", ""
+        elif not root.is_dir():
+            problem, hint = "is a file, not a folder", ""
+        elif any((root / folder).is_dir() for folder in _DATASET_FOLDERS):
+            return root
+        else:
+            problem, hint = "holds neither mnist/ nor tinyshakespeare/", ""
+            if any((root / Path(relative).name).is_file() for relative in CHECKSUMS):
+                hint = f" It looks like one of those folders itself: point at the folder above it, {root.parent}."
+            elif (root / "data").is_dir():
+                hint = f" It holds a data/ folder: point at {root / 'data'}."
+    except PermissionError as error:
+        raise _unreadable(root, error) from None
+    fix = (" Point COURSE_DATA_DIR at the right folder, or unset it to use the course's own data/."
+           if from_variable else
+           " Restore it from the course repository (in a git checkout: `git checkout -- data`), or set "
+           "COURSE_DATA_DIR to a folder with a good copy.")
+    raise DataFolderError(
+        f"{named} {problem}. The data folder should contain mnist/ (the four MNIST .gz files) and "
+        f"tinyshakespeare/ (input.txt), like data/ in the course repository.{hint}{fix}"
+    )
+
+
+def verify_file(relative: str) -> Path:
+    """Return the path of a shipped file in ``data_dir()`` after checking it exists and its SHA-256 matches."""
     if relative not in CHECKSUMS:
         raise KeyError(f"{relative!r} is not a file the course ships; known files: {', '.join(CHECKSUMS)}.")
-    root = data_dir() if root is None else Path(root)
-    path = root / relative
-    if not path.is_file():
-        where = "the folder named by COURSE_DATA_DIR" if os.environ.get("COURSE_DATA_DIR") else "the course's data folder"
-        raise MissingDataError(f"Data file {path} is missing ({where}). " + _fix_hint(relative))
-    actual = _sha256(path)
+    path = check_data_folder() / relative
+    try:
+        if not path.is_file():
+            where = "the folder named by COURSE_DATA_DIR" if os.environ.get("COURSE_DATA_DIR") else "the data folder"
+            raise MissingDataError(f"Data file {path} is missing ({where}). " + _fix_hint(relative))
+        actual = _sha256(path)
+    except PermissionError as error:
+        raise _unreadable(path, error) from None
     if actual != CHECKSUMS[relative]:
         size = path.stat().st_size
         raise CorruptDataError(
@@ -104,17 +170,19 @@ def verify_file(relative: str, root: Path | None = None) -> Path:
     return path
 
 
-def data_status(root: Path | None = None) -> dict[str, str]:
-    """``{file: 'ok' | 'missing' | 'corrupt'}`` for every shipped file, for ``doctor``."""
+def data_status() -> dict[str, str]:
+    """``{file: 'ok' | 'missing' | 'corrupt' | 'unreadable'}`` for every shipped file, for ``doctor``."""
     status = {}
     for relative in CHECKSUMS:
         try:
-            verify_file(relative, root)
+            verify_file(relative)
             status[relative] = "ok"
         except MissingDataError:
             status[relative] = "missing"
         except CorruptDataError:
             status[relative] = "corrupt"
+        except UnreadableDataError:
+            status[relative] = "unreadable"
     return status
 
 
@@ -134,13 +202,12 @@ def _read_idx(path: Path, relative: str, expected_dims: tuple[int, ...]) -> np.n
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(expected_dims)
 
 
-def _mnist_uint8(train: bool, root: str) -> tuple[np.ndarray, np.ndarray]:
+def _mnist_uint8(train: bool) -> tuple[np.ndarray, np.ndarray]:
     # Not cached: keeping the 55 MB of raw bytes alive for the whole session cost more (a Binder kernel
     # has 2 GB) than verifying and decompressing again on the rare second call (about 0.3 s).
     images_rel, labels_rel, count = _MNIST_FILES[train]
-    base = Path(root)
-    images = _read_idx(verify_file(images_rel, base), images_rel, (count, 28, 28))
-    labels = _read_idx(verify_file(labels_rel, base), labels_rel, (count,))
+    images = _read_idx(verify_file(images_rel), images_rel, (count, 28, 28))
+    labels = _read_idx(verify_file(labels_rel), labels_rel, (count,))
     return images, labels
 
 
@@ -150,9 +217,10 @@ def load_mnist(train: bool = True, limit: int | None = None) -> tuple[torch.Tens
     ``train=False`` gives the 10,000 test images. ``limit`` keeps the first ``limit``
     examples (fast mode and quick experiments). Files are checksum-verified first.
     """
-    if limit is not None and (not isinstance(limit, int) or limit < 1):
-        raise ValueError(f"limit must be a positive whole number of examples or None, got {limit!r}.")
-    images, labels = _mnist_uint8(bool(train), str(data_dir()))
+    check_bool("train", train, why="True gives the 60,000 training images, False the 10,000 test images.")
+    if limit is not None:
+        limit = check_whole_number("limit", limit, 1, unit="examples", why="Or None for all of them.")
+    images, labels = _mnist_uint8(bool(train))
     if limit is not None:
         images, labels = images[:limit], labels[:limit]
     x = torch.from_numpy(images.astype(np.float32)).div_(255.0).unsqueeze(1)  # one float32 copy, scaled in place
@@ -160,36 +228,72 @@ def load_mnist(train: bool = True, limit: int | None = None) -> tuple[torch.Tens
     return x, y
 
 
-_RAW_SIZES = {  # bytes of each decompressed file, as torchvision expects them
-    "train-images-idx3-ubyte": 47_040_016,
-    "train-labels-idx1-ubyte": 60_008,
-    "t10k-images-idx3-ubyte": 7_840_016,
-    "t10k-labels-idx1-ubyte": 10_008,
+def normalize_mnist(images: torch.Tensor) -> torch.Tensor:
+    r"""``(images - MNIST_MEAN) / MNIST_STD``: pixels in [0, 1] become mean about 0, standard deviation about 1.
+
+    The statistics are the training set's, applied unchanged to validation and test images. Refuses
+    images outside [0, 1] (raw 0-255 bytes, or images normalised already), which would silently train
+    on the wrong scale. Returns a new tensor; ``torchvision.transforms.Normalize((MNIST_MEAN,), (MNIST_STD,))``
+    does the same per image.
+    """
+    if not isinstance(images, torch.Tensor) or not torch.is_floating_point(images):
+        got = images.dtype if isinstance(images, torch.Tensor) else type(images).__name__
+        raise TypeError(f"normalize_mnist expects a floating-point tensor of pixels in [0, 1] (what load_mnist "
+                        f"returns), got {got}. Raw bytes 0-255 become that with images.float() / 255.")
+    if images.numel() and (float(images.min()) < 0.0 or float(images.max()) > 1.0):
+        raise ValueError(
+            f"normalize_mnist expects pixels in [0, 1] (what load_mnist returns), but these range from "
+            f"{float(images.min()):.3g} to {float(images.max()):.3g}. Were they normalised already, or still 0-255?"
+        )
+    return (images - MNIST_MEAN).div_(MNIST_STD)  # one new tensor, divided in place
+
+
+def denormalize_mnist(images: torch.Tensor) -> torch.Tensor:
+    """The inverse of ``normalize_mnist``: back to pixels in [0, 1], e.g. to show normalised images."""
+    return images * MNIST_STD + MNIST_MEAN
+
+
+#: SHA-256 of each file decompressed from the shipped archive: the torchvision cache is checked against
+#: these before every use, so a cached copy that changed on disk (a flipped byte, a half-written file) is
+#: rebuilt from the verified archive instead of being read.
+_RAW_CHECKSUMS = {
+    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",  # 47,040,016 bytes
+    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",  # 60,008 bytes
+    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",  # 7,840,016 bytes
+    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",  # 10,008 bytes
 }
 
 
-def _torchvision_root() -> Path:
-    """Decompress the verified archives once into the cache, where torchvision looks for them.
+def _torchvision_root(train: bool) -> Path:
+    """Decompress the verified archives into the cache, where torchvision looks for them.
 
-    Each file is written to a temporary name and renamed, so an interrupted run never
-    leaves a half-written file that torchvision would read.
+    torchvision wants all four files present; the two of the split asked for are checked against
+    ``_RAW_CHECKSUMS`` on every call and rebuilt if they differ. Each file is written to a temporary
+    name and renamed, so an interrupted run never leaves a half-written file that torchvision would read.
     """
     root = cache_dir() / "torchvision"
     raw = root / "MNIST" / "raw"
-    raw.mkdir(parents=True, exist_ok=True)
-    for name, size in _RAW_SIZES.items():
-        target = raw / name
-        if target.is_file() and target.stat().st_size == size:
-            continue
-        source = verify_file(f"mnist/{name}.gz")
-        handle, tmp = tempfile.mkstemp(dir=raw, prefix=f".{name}.")
-        try:
-            with os.fdopen(handle, "wb") as out:
-                out.write(gzip.decompress(source.read_bytes()))
-            os.replace(tmp, target)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+    try:
+        raw.mkdir(parents=True, exist_ok=True)
+        for name, checksum in _RAW_CHECKSUMS.items():
+            target = raw / name
+            read_now = name.startswith("train" if train else "t10k")
+            if target.is_file() and (not read_now or _sha256(target) == checksum):
+                continue
+            source = verify_file(f"mnist/{name}.gz")
+            handle, tmp = tempfile.mkstemp(dir=raw, prefix=f".{name}.")
+            try:
+                with os.fdopen(handle, "wb") as out:
+                    out.write(gzip.decompress(source.read_bytes()))
+                os.replace(tmp, target)
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+    except PermissionError as error:
+        raise UnreadableDataError(
+            f"Cannot use the cache folder {raw} for torchvision's copy of MNIST: {error.strerror or error}. "
+            "Set the environment variable COURSE_CACHE_DIR to a folder you can write to."
+        ) from None
     return root
 
 
@@ -203,8 +307,10 @@ def mnist_torchvision(
     """
     from torchvision.datasets import MNIST
 
+    check_bool("train", train, why="True gives the 60,000 training images, False the 10,000 test images.")
     return MNIST(
-        str(_torchvision_root()), train=train, transform=transform, target_transform=target_transform, download=False
+        str(_torchvision_root(train)), train=train, transform=transform, target_transform=target_transform,
+        download=False,
     )
 
 
@@ -215,12 +321,46 @@ def load_tiny_shakespeare() -> str:
 
 
 # ----------------------------------------------------------------------------- batching
+def _examples(tensors: tuple, where: str) -> int:
+    """The common number of examples (first dimension) of ``tensors``, after checking they are tensors that agree."""
+    if not tensors:
+        raise ValueError(f"{where} needs at least one tensor, e.g. {where}(x, y).")
+    for i, t in enumerate(tensors, start=1):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(
+                f"{where} takes tensors, but argument {i} is a {type(t).__name__}. Convert it first: "
+                "torch.tensor(values) for numbers, torch.stack(items) for a list of tensors, torch.from_numpy(array)."
+            )
+        if t.dim() == 0:
+            raise ValueError(f"{where}: argument {i} is a single number (a 0-d tensor); it needs one row per example.")
+    sizes = [len(t) for t in tensors]
+    if len(set(sizes)) != 1:
+        raise ValueError(f"All tensors must have the same number of examples (first dimension); got {sizes}.")
+    return sizes[0]
+
+
 class TensorBatchLoader:
     """Batches from whole tensors kept on the device: no workers, no per-item Python work.
 
     For data that fits in memory (MNIST is 190 MB as float32) this is many times faster
     than a DataLoader that builds each example one by one. ``transform`` runs on a whole
-    batch at once (e.g. random shifts for augmentation).
+    batch at once (e.g. random shifts for augmentation). Every batch is a fresh copy, as a
+    DataLoader's are, so a transform (or your loop) may change it in place without touching
+    the stored tensors.
+
+    ``state_dict()`` / ``load_state_dict()`` save and restore where the loader is, so that a
+    training run resumed in a new process sees exactly the batches it would have seen (chapter 10):
+
+    - the position is *per epoch*: how many batches of the epoch in progress were handed out
+      (0 between epochs); a restored loader's next pass finishes that epoch, in that epoch's
+      order, and the passes after it are whole epochs again;
+    - the shuffled order of the epoch in progress, and the state of ``generator`` (so later
+      epochs draw the same orders). Without a ``generator`` the next epochs' orders come from
+      PyTorch's global random state, which a checkpoint then has to save and restore itself
+      (``torch.get_rng_state()``). A random ``transform`` keeps its own generator: save that too.
+
+    One pass at a time: starting a new ``for`` loop over the loader before the last one finished
+    starts a new epoch (as with a DataLoader).
     """
 
     def __init__(
@@ -233,21 +373,32 @@ class TensorBatchLoader:
         transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
         generator: torch.Generator | None = None,
     ) -> None:
-        if not tensors:
-            raise ValueError("TensorBatchLoader needs at least one tensor, e.g. TensorBatchLoader(x, y).")
-        sizes = {len(t) for t in tensors}
-        if len(sizes) != 1:
+        n = _examples(tensors, "TensorBatchLoader")
+        self.batch_size = check_whole_number("batch_size", batch_size, 1, unit="examples")
+        check_bool("shuffle", shuffle)
+        check_bool("drop_last", drop_last)
+        if transform is not None and not callable(transform):
+            raise TypeError(f"transform must be a function that takes a batch and returns one, got {transform!r}.")
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise TypeError(f"generator must be a torch.Generator (e.g. torch.Generator().manual_seed(0)) or None, "
+                            f"got {type(generator).__name__}.")
+        if drop_last and 0 < n < batch_size:
             raise ValueError(
-                f"All tensors must have the same number of examples (first dimension); got {[len(t) for t in tensors]}."
+                f"drop_last=True drops the last incomplete batch, and with {n} examples and batch_size={batch_size} "
+                "the only batch is incomplete: the loader would yield nothing. Use a smaller batch_size, or "
+                "drop_last=False."
             )
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive whole number, got {batch_size!r}.")
+        if device is not None:
+            device = get_device(device)  # an unknown or unavailable device is named here, not deep inside torch
         self.tensors = tuple(t.to(device) if device is not None else t for t in tensors)
-        self.batch_size = batch_size
-        self.shuffle = shuffle
-        self.drop_last = drop_last
+        self.shuffle = bool(shuffle)
+        self.drop_last = bool(drop_last)
         self.transform = transform
         self.generator = generator
+        self.epochs_completed = 0
+        self._order: torch.Tensor | None = None  # the shuffled order of the epoch in progress (on the CPU)
+        self._position = 0  # batches of the epoch in progress handed out so far
+        self._resume: tuple[torch.Tensor | None, int] | None = None  # set by load_state_dict
 
     @property
     def num_examples(self) -> int:
@@ -259,30 +410,90 @@ class TensorBatchLoader:
         return math.ceil(self.num_examples / self.batch_size)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
-        n, device = self.num_examples, self.tensors[0].device
-        if self.shuffle:
-            order = torch.randperm(n, generator=self.generator).to(device)
-        for batch in range(len(self)):
-            start = batch * self.batch_size
-            if self.shuffle:
-                index = order[start : start + self.batch_size]
-                items = [t[index] for t in self.tensors]
+        if self._resume is not None:
+            order, start = self._resume
+            self._resume = None
+        else:
+            order = torch.randperm(self.num_examples, generator=self.generator) if self.shuffle else None
+            start = 0
+        self._order, self._position = order, start
+        on_device = order.to(self.tensors[0].device) if order is not None else None
+        for batch in range(start, len(self)):
+            first = batch * self.batch_size
+            if on_device is not None:
+                index = on_device[first : first + self.batch_size]
+                items = [t[index] for t in self.tensors]  # indexing with a tensor copies
             else:
-                items = [t[start : start + self.batch_size] for t in self.tensors]
+                items = [t[first : first + self.batch_size].clone() for t in self.tensors]  # a slice is a view
             if self.transform is not None:
                 items[0] = self.transform(items[0])
+            self._position = batch + 1
             yield tuple(items)
+        self._order, self._position = None, 0
+        self.epochs_completed += 1
+
+    def state_dict(self) -> dict[str, Any]:
+        """Where the loader is, as plain Python values and tensors (``torch.save`` with ``weights_only`` loads it)."""
+        order, position = self._resume if self._resume is not None else (self._order, self._position)
+        return {
+            "num_examples": self.num_examples,
+            "batch_size": self.batch_size,
+            "shuffle": self.shuffle,
+            "drop_last": self.drop_last,
+            "epochs_completed": self.epochs_completed,
+            "position": position,
+            "order": None if order is None else order.clone(),
+            "generator_state": None if self.generator is None else self.generator.get_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from ``state`` (from ``state_dict()``): the next pass yields what the saved loader would have."""
+        if not isinstance(state, dict) or "position" not in state or "order" not in state:
+            raise ValueError("load_state_dict expects the dict that TensorBatchLoader.state_dict() returned.")
+        for key in ("num_examples", "batch_size", "shuffle", "drop_last"):
+            if state[key] != getattr(self, key):
+                raise ValueError(
+                    f"This state was saved from a loader with {key}={state[key]!r}, but this loader has "
+                    f"{key}={getattr(self, key)!r}: create the loader with the same data and settings, then load it."
+                )
+        if (state["generator_state"] is None) != (self.generator is None):
+            saved = "with" if state["generator_state"] is not None else "without"
+            raise ValueError(
+                f"This state was saved from a loader {saved} a generator; create this loader {saved} one too "
+                "(generator=torch.Generator()), so that the next epochs' orders can be restored."
+            )
+        position = state["position"]
+        if not isinstance(position, int) or not 0 <= position <= len(self):
+            raise ValueError(f"state['position'] must be a batch count from 0 to {len(self)}, got {position!r}.")
+        if self.generator is not None:
+            self.generator.set_state(state["generator_state"])
+        self.epochs_completed = int(state["epochs_completed"])
+        order = state["order"]
+        if position == 0 and order is None:
+            self._resume = None  # between epochs: the next pass draws a new order from the restored generator
+        else:
+            self._resume = (None if order is None else order.clone(), position)
 
 
 def train_val_split(
     *tensors: torch.Tensor, val_fraction: float = 0.1, seed: int = 0
 ) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
-    """Shuffle once with a fixed seed and split into (train tensors, validation tensors)."""
-    if not 0.0 < val_fraction < 1.0:
-        raise ValueError(f"val_fraction must be between 0 and 1 (e.g. 0.1 for 10%), got {val_fraction!r}.")
-    n = len(tensors[0])
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    """Shuffle once with a fixed seed and split into (train tensors, validation tensors).
+
+    The validation split gets ``round(n * val_fraction)`` examples (at least 1) and the
+    training split the rest, which must not be empty.
+    """
+    n = _examples(tensors, "train_val_split")
+    check_number("val_fraction", val_fraction, above=0, below=1,
+                 why="E.g. 0.1 keeps 10% of the examples for validation.")
+    seed = check_whole_number("seed", seed, 0)
     n_val = max(1, int(round(n * val_fraction)))
+    if n - n_val < 1:
+        raise ValueError(
+            f"train_val_split needs at least one example on each side, but {n} example(s) with val_fraction="
+            f"{val_fraction} leave {n - n_val} for training. Use more examples or a smaller val_fraction."
+        )
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     val_idx, train_idx = order[:n_val], order[n_val:]
     return tuple(t[train_idx] for t in tensors), tuple(t[val_idx] for t in tensors)
 

@@ -11,10 +11,6 @@ from .config import PROJECT_ROOT, data_dir, is_fast
 
 __all__ = ["read_pins", "check_pins", "diagnose", "main"]
 
-# Distribution names whose import name differs, for the "is it importable" check.
-_IMPORT_NAMES = {"scikit-learn": "sklearn", "tensorflow-cpu": "tensorflow", "jupyterlab": "jupyterlab"}
-
-
 def read_pins(requirements: Path | None = None) -> dict[str, str]:
     """``{package: version}`` from the ``name==version`` lines of requirements.txt.
 
@@ -61,10 +57,34 @@ def check_pins(pins: dict[str, str]) -> list[str]:
     return problems
 
 
+def _data_report() -> tuple[list[str], list[str]]:
+    """One line per data file, and what to fix: the folder itself if it is wrong, else each bad file."""
+    from .data import DataError, check_data_folder, data_status
+
+    status = data_status()
+    lines = [f"  data/{relative}: {state}" for relative, state in status.items()]
+    try:
+        check_data_folder()
+    except DataError as error:  # the folder is wrong: one problem, not one per file
+        return lines, [str(error)]
+    problems = []
+    for relative, state in status.items():
+        if state in ("missing", "corrupt"):
+            problems.append(
+                f"data/{relative} is {state}. Restore it with `git checkout -- data/{relative}` in the course folder, "
+                "or set COURSE_DATA_DIR to a folder with a good copy."
+            )
+        elif state == "unreadable":
+            problems.append(
+                f"data/{relative} cannot be read by this user. Fix its permissions (e.g. `chmod -R u+rX` on the data "
+                "folder), or set COURSE_DATA_DIR to a readable copy."
+            )
+    return lines, problems
+
+
 def diagnose() -> tuple[list[str], list[str]]:
     """(report lines, problem lines). Never imports TensorFlow: it only reads its version."""
     from . import __version__
-    from .data import data_status
     from .device import device_info
 
     info = device_info()
@@ -82,13 +102,9 @@ def diagnose() -> tuple[list[str], list[str]]:
     problems = []
     if sys.version_info < (3, 10):
         problems.append(f"Python {info['python']} is too old: the course needs Python 3.10 or newer.")
-    for relative, state in data_status().items():
-        lines.append(f"  data/{relative}: {state}")
-        if state != "ok":
-            problems.append(
-                f"data/{relative} is {state}. Restore it with `git checkout -- data/{relative}` in the course folder, "
-                "or set COURSE_DATA_DIR to a folder with a good copy."
-            )
+    data_lines, data_problems = _data_report()
+    lines += data_lines
+    problems += data_problems
     pins = read_pins()
     if pins:
         for name in pins:

@@ -18,10 +18,16 @@ def seed_everything(seed: int = 0, deterministic: bool = False) -> int:
     every chapter about 0.7 GB of memory. ``deterministic=True`` also asks PyTorch for
     deterministic kernels (slower; some GPU operations then raise instead of running).
     Returns the seed, so a notebook can print it.
+
+    It also sets the environment variable ``PYTHONHASHSEED``, which fixes the hashing of
+    ``str`` (and so the order of a ``set`` of strings) in Python processes started *after* this
+    call: ``subprocess`` runs, DataLoader workers started with ``spawn``. It cannot change the
+    running interpreter, whose hash seed was chosen at start-up; to fix that too, start Python
+    (or Jupyter) with ``PYTHONHASHSEED`` already set.
     """
     if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**32:
         raise ValueError(f"seed must be a whole number from 0 to 2**32 - 1, got {seed!r}.")
-    os.environ["PYTHONHASHSEED"] = str(seed)
+    os.environ["PYTHONHASHSEED"] = str(seed)  # for child processes only (see the docstring)
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA device

@@ -2,6 +2,9 @@
 import importlib.util
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 from course_lib.config import PROJECT_ROOT
 
@@ -32,3 +35,23 @@ def test_reinstall_happens_when_requirements_change(tmp_path, monkeypatch):
     first = course.requirements_digest()
     (tmp_path / "requirements.txt").write_text("torch==2.14.2\n")
     assert course.requirements_digest() != first
+
+
+def test_doctor_finding_a_data_problem_does_not_advise_deleting_the_venv(tmp_path, monkeypatch, capfd):
+    """`course.py doctor` used to end a data problem with "delete the folder .venv and run again" (an 8 GB
+    reinstall for a data file): that advice belongs to the set-up steps only."""
+    course = _course()
+    monkeypatch.setattr(course, "setup", lambda: Path(sys.executable))
+    (tmp_path / "empty").mkdir()
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "empty"))
+    with pytest.raises(SystemExit) as stopped:
+        course.main(["doctor"])
+    assert stopped.value.code == 1
+    out, err = capfd.readouterr()
+    assert "COURSE_DATA_DIR points at" in out and ".venv" not in out + err and "delete" not in out + err
+
+
+def test_a_failed_set_up_step_still_says_how_to_recover(monkeypatch):
+    course = _course()
+    with pytest.raises(SystemExit, match=r"(?s)This set-up step failed \(exit code 3\).*delete the folder .*\.venv"):
+        course.run_setup_step([sys.executable, "-c", "import sys; sys.exit(3)"])

@@ -1,7 +1,10 @@
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 from course_lib import doctor
+from course_lib.config import PROJECT_ROOT
 
 
 def test_read_pins_follows_environment_markers(tmp_path):
@@ -41,5 +44,51 @@ def test_doctor_command_line_names_what_to_fix(tmp_path):
     broken.mkdir()
     env = {"COURSE_DATA_DIR": str(broken), "PATH": "/usr/bin:/bin"}
     result = subprocess.run([sys.executable, "-m", "course_lib", "doctor"], capture_output=True, text=True, env=env)
-    assert result.returncode == 1
-    assert "thing(s) to fix" in result.stdout and "data/mnist/t10k-images-idx3-ubyte.gz is missing" in result.stdout
+    assert result.returncode == 1 and result.stderr == ""
+    assert "thing(s) to fix" in result.stdout
+    # The folder is wrong, so that is said once, with what the folder should hold, not five "git checkout" hints.
+    assert f"COURSE_DATA_DIR points at {broken}, which holds neither mnist/ nor tinyshakespeare/" in result.stdout
+    assert "git checkout" not in result.stdout and ".venv" not in result.stdout
+
+
+def _copy_of_data(tmp_path, monkeypatch):
+    root = tmp_path / "data"
+    shutil.copytree(PROJECT_ROOT / "data", root)
+    monkeypatch.setenv("COURSE_DATA_DIR", str(root))
+    return root
+
+
+def test_doctor_names_each_bad_file_in_a_good_folder(tmp_path, monkeypatch):
+    root = _copy_of_data(tmp_path, monkeypatch)
+    (root / "mnist" / "t10k-labels-idx1-ubyte.gz").unlink()
+    (root / "tinyshakespeare" / "input.txt").write_text("edited")
+    lines, problems = doctor.diagnose()
+    data_problems = [p for p in problems if p.startswith("data/")]
+    assert data_problems == [
+        "data/mnist/t10k-labels-idx1-ubyte.gz is missing. Restore it with `git checkout -- "
+        "data/mnist/t10k-labels-idx1-ubyte.gz` in the course folder, or set COURSE_DATA_DIR to a folder with a good copy.",
+        "data/tinyshakespeare/input.txt is corrupt. Restore it with `git checkout -- data/tinyshakespeare/input.txt` in "
+        "the course folder, or set COURSE_DATA_DIR to a folder with a good copy.",
+    ]
+    assert not any(".venv" in p for p in problems)
+
+
+def test_doctor_survives_an_unreadable_file(tmp_path, monkeypatch):
+    """Unreadable files made doctor crash with a raw PermissionError."""
+    _copy_of_data(tmp_path, monkeypatch)
+    real_open = Path.open
+
+    def guarded(self, *args, **kwargs):
+        if self.name == "input.txt":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", guarded)
+    lines, problems = doctor.diagnose()
+    assert "  data/tinyshakespeare/input.txt: unreadable" in lines
+    assert any(p.startswith("data/tinyshakespeare/input.txt cannot be read by this user. Fix its permissions")
+               for p in problems)
+
+
+def test_doctor_has_no_dead_import_table():
+    assert not hasattr(doctor, "_IMPORT_NAMES")

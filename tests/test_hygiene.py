@@ -11,7 +11,7 @@ from course_lib.config import PROJECT_ROOT
 from course_lib.doctor import read_pins
 
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
-#: The chapters written so far, in course order (COURSE_DESIGN.md lists 08 RNN, 09 VAE, 10 save/load next).
+#: The chapters written so far, in course order.
 CHAPTERS = ["00_start_here", "01_tensors", "02_autograd", "03_activations", "04_losses", "05_optimizers",
             "06_mlp", "07_cnn"]
 ALL = sorted(NOTEBOOKS.glob("*.ipynb"))
@@ -89,3 +89,13 @@ def test_required_packages_are_pinned():
     for name in ("jupyterlab", "torch", "torchvision", "tensorflow", "matplotlib", "ipywidgets", "nbval",
                  "numpy", "tqdm", "scikit-learn", "pytest"):
         assert name in pins, f"{name} is not pinned in requirements.txt"
+
+
+def test_every_registered_pytest_marker_is_used():
+    """A marker nobody uses is dead configuration (the `slow` marker once was): use it or drop it."""
+    block = re.search(r"^markers = \[(.*?)^\]", (PROJECT_ROOT / "pyproject.toml").read_text(encoding="utf-8"), re.M | re.S)
+    markers = re.findall(r'^\s*"(\w+):', block.group(1), re.M) if block else []
+    assert "slow" in markers  # `pytest -m "not slow"` skips the tests that take many seconds each
+    tests = "\n".join(path.read_text(encoding="utf-8") for path in (PROJECT_ROOT / "tests").glob("*.py"))
+    for marker in markers:
+        assert f"@pytest.mark.{marker}" in tests, f"the pytest marker {marker!r} is registered but no test uses it"

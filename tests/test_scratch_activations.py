@@ -123,8 +123,55 @@ def test_gelu_rejects_an_unknown_approximation():
 def test_integer_and_non_tensor_inputs_are_refused_with_the_fix(fn):
     with pytest.raises(TypeError, match=r"floating-point tensor.*got torch\.int64.*x\.float\(\)"):
         fn(torch.arange(3))
-    with pytest.raises(TypeError, match=r"expects a torch\.Tensor, got a list"):
+    with pytest.raises(TypeError, match=r"x should be a torch\.Tensor, got a list\. Wrap it"):
         fn([1.0, 2.0])
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_nan_and_infinity_give_what_torch_gives(name, dtype):
+    """Where torch propagates NaN, so must we: sigmoid(NaN) once came out as 0.5 and tanh(NaN) as 0,
+    a silent wrong number in a learner's plot. Values, our derivatives and autograd through ours are all checked.
+    The reference is torch in float64: in float32 torch's vectorised exact GELU gives NaN at +inf (its scalar path inf)."""
+    ours, ours_grad, theirs = ELEMENTWISE[name]
+    x = torch.tensor([float("nan"), -float("inf"), float("inf"), 0.0, 1.5, -2.0], dtype=dtype)
+    torch.testing.assert_close(ours(x), theirs(x.double()).to(dtype), equal_nan=True, **TOL[dtype])
+    expected_grad = autograd_derivative(theirs, x)
+    torch.testing.assert_close(ours_grad(x), expected_grad, equal_nan=True, **TOL[dtype])
+    leaf = x.clone().requires_grad_(True)
+    ours(leaf).sum().backward()
+    assert torch.equal(leaf.grad[:1].isnan(), expected_grad[:1].isnan())  # at NaN: NaN exactly where torch has NaN
+
+
+def test_nan_stays_nan_in_softmax_and_log_softmax():
+    x = torch.tensor([[float("nan"), 1.0, 2.0], [0.0, 1.0, 2.0]])
+    for ours, theirs in ((A.softmax, torch.softmax), (A.log_softmax, torch.log_softmax)):
+        torch.testing.assert_close(ours(x, dim=-1), theirs(x, dim=-1), equal_nan=True)
+
+
+@pytest.mark.parametrize("shape, dim", [((0,), -1), ((3, 0), -1), ((0, 3), -1), ((0, 3), 0), ((2, 0, 4), 1)])
+def test_softmax_of_an_empty_tensor_is_empty_like_torch(shape, dim):
+    x = torch.empty(shape)
+    for ours, theirs in ((A.softmax, torch.softmax), (A.log_softmax, torch.log_softmax)):
+        out = ours(x, dim=dim)
+        assert out.shape == theirs(x, dim=dim).shape == x.shape and out.dtype == x.dtype
+
+
+@pytest.mark.parametrize("fn", [A.softmax, A.log_softmax])
+def test_softmax_dim_must_be_an_axis(fn):
+    with pytest.raises(ValueError, match=r"dim must be an axis of the input, a whole number from -2 to 1 for a tensor "
+                                         r"of shape \(2, 3\).*got 2"):
+        fn(torch.zeros(2, 3), dim=2)
+    with pytest.raises(ValueError, match=r"dim must be an axis.*got 1\.0"):
+        fn(torch.zeros(2, 3), dim=1.0)
+    with pytest.raises(IndexError):  # torch refuses the same axis
+        torch.softmax(torch.zeros(2, 3), dim=2)
+
+
+@pytest.mark.parametrize("fn", [A.leaky_relu, A.leaky_relu_grad])
+def test_leaky_relu_slope_must_be_a_number(fn):
+    with pytest.raises(ValueError, match=r"negative_slope must be a number; got '0\.1'\. It is the slope for x < 0"):
+        fn(torch.zeros(2), "0.1")
 
 
 # ----------------------------------------------------------------------------- softmax

@@ -134,6 +134,7 @@ def test_every_recipe_is_exercised():
     assert used == {name for name, _, _ in RECIPES}
 
 
+@pytest.mark.slow
 def test_random_expressions_match_tensorflow_gradient_tape():
     tf, TFOps = _tf_ops()
     for seed in range(2000, 2040):
@@ -234,6 +235,38 @@ def test_extreme_inputs_follow_torch():
     assert (Value(1e200) ** 2).data == math.inf
 
 
+NAN_CASES = [  # (name, on Values, on torch tensors); the first argument holds NaN
+    ("tanh", lambda a, b: a.tanh(), lambda a, b: torch.tanh(a)),
+    ("relu", lambda a, b: a.relu(), lambda a, b: torch.relu(a)),
+    ("sigmoid", lambda a, b: a.sigmoid(), lambda a, b: torch.sigmoid(a)),
+    ("exp", lambda a, b: a.exp(), lambda a, b: torch.exp(a)),
+    ("log", lambda a, b: a.log(), lambda a, b: torch.log(a)),
+    ("neg", lambda a, b: -a, lambda a, b: -a),
+    ("square", lambda a, b: a ** 2, lambda a, b: a ** 2),
+    ("sqrt", lambda a, b: a ** 0.5, lambda a, b: a ** 0.5),
+    ("pow0", lambda a, b: a ** 0, lambda a, b: a ** 0),
+    ("add", lambda a, b: a + b, lambda a, b: a + b),
+    ("sub", lambda a, b: b - a, lambda a, b: b - a),
+    ("mul", lambda a, b: a * b, lambda a, b: a * b),
+    ("div", lambda a, b: a / b, lambda a, b: a / b),
+    ("rdiv", lambda a, b: b / a, lambda a, b: b / a),
+]
+
+
+@pytest.mark.parametrize("name, ours, theirs", NAN_CASES, ids=[c[0] for c in NAN_CASES])
+def test_nan_passes_through_every_operation_like_torch(name, ours, theirs):
+    """Value(nan).relu() once gave 0.0: a NaN (a diverged training run) silently became a clean number."""
+    a, b = Value(float("nan")), Value(1.5)
+    out = ours(a, b)
+    out.backward()
+    ta = torch.tensor(float("nan"), dtype=torch.float64, requires_grad=True)
+    tb = torch.tensor(1.5, dtype=torch.float64, requires_grad=True)
+    expected = theirs(ta, tb)
+    expected.backward()
+    for mine, reference in ((out.data, expected.item()), (a.grad, ta.grad.item()), (b.grad, 0.0 if tb.grad is None else tb.grad.item())):
+        assert (math.isnan(mine) and math.isnan(reference)) or mine == pytest.approx(reference), (name, mine, reference)
+
+
 def test_backward_twice_accumulates_in_leaves_exactly_like_torch():
     a, b = Value(1.5), Value(-0.5)
     hidden = (a * b).tanh()
@@ -308,9 +341,15 @@ def test_accepted_numbers_and_labels():
         (lambda: 1.0 / Value(0.0), ZeroDivisionError, r"division by zero"),
         (lambda: Value(1.0) + "2", TypeError, r"unsupported operand"),
         (lambda: "2" * Value(1.0), TypeError, r"can't multiply|unsupported operand"),
-        (lambda: Neuron(2, activation="sigmoid"), ValueError, r"activation must be 'tanh', 'relu' or None"),
+        (lambda: Neuron(2, activation="sigmoid"), ValueError, r'activation must be "tanh", "relu" or None, got \'sigmoid\'. None means linear'),
         (lambda: Neuron(2)([1.0, 2.0, 3.0]), ValueError, r"this neuron takes 2 inputs, got 3"),
         (lambda: cross_entropy([Value(1.0), Value(2.0)], 2), ValueError, r"class index from 0 to 1, got 2"),
+        (lambda: cross_entropy([Value(1.0), Value(2.0)], 0.5), ValueError, r"class index from 0 to 1, got 0\.5"),
+        (lambda: cross_entropy([Value(1.0), Value(2.0)], True), ValueError, r"class index from 0 to 1, got True"),
+        (lambda: Neuron(0), ValueError, r"n_inputs must be a whole number, 1 or more; got 0"),
+        (lambda: MLP(2, []), ValueError, r"layer_sizes must be a list with the size of every layer.*got \[\]"),
+        (lambda: MLP(2, 3), ValueError, r"layer_sizes must be a list.*\[8, 8, 3\]\); got 3"),
+        (lambda: MLP(2, [4, 0]), ValueError, r"every layer size must be a whole number, 1 or more; got 0"),
         (lambda: draw_graph(3.0), ValueError, r"draw_graph expects a Value.*got float"),
     ],
 )
@@ -438,3 +477,22 @@ def test_importing_the_engine_does_not_import_matplotlib_or_tensorflow():
             "print(sorted(m for m in ('tensorflow', 'matplotlib') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_engine_is_its_own_small_module_and_the_old_names_still_work():
+    """Chapter 02 and the widgets import everything from course_lib.scratch.autograd; the engine itself is
+    engine.py, which needs nothing beyond the standard library (like micrograd's engine.py)."""
+    import ast
+    import inspect
+
+    from course_lib.scratch import autograd, engine, graph_drawing, value_network
+
+    assert autograd.Value is engine.Value and autograd.topological_order is engine.topological_order
+    assert autograd.MLP is value_network.MLP and autograd.draw_graph is graph_drawing.draw_graph
+    assert set(autograd.__all__) == {"Value", "topological_order", "Neuron", "Layer", "MLP", "cross_entropy",
+                                     "draw_graph", "MAX_DRAWN_NODES"}
+    tree = ast.parse(inspect.getsource(engine))
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 0}
+    assert imported <= {"__future__", "math", "numbers", "typing"}
+    assert not any(isinstance(node, ast.ImportFrom) and node.level > 0 for node in ast.walk(tree))

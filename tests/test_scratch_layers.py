@@ -129,9 +129,9 @@ def test_conv_output_size_known_values_and_errors():
     assert conv_output_size(7, 2, stride=2) == 3  # the last row is dropped, as in SmallCNN's 7x7 -> 3x3
     with pytest.raises(ValueError, match="kernel covers 5 pixels but the padded input is only 3"):
         conv_output_size(3, 5)
-    with pytest.raises(ValueError, match="stride must be a whole number of at least 1"):
+    with pytest.raises(ValueError, match="stride must be a whole number, 1 or more; got 0"):
         conv_output_size(28, 3, stride=0)
-    with pytest.raises(ValueError, match="padding must be a whole number of at least 0"):
+    with pytest.raises(ValueError, match="padding must be a whole number, 0 or more; got -1"):
         conv_output_size(28, 3, padding=-1)
 
 
@@ -142,7 +142,7 @@ def test_receptive_field():
     assert receptive_field([(5, 1), (2, 2), (5, 1), (2, 2)]) == 16
     # SmallCNN: (conv 3x3, pool 2) three times.
     assert receptive_field([(3, 1), (2, 2)] * 3) == 22
-    with pytest.raises(ValueError, match="at least 1"):
+    with pytest.raises(ValueError, match="kernel must be a whole number, 1 or more; got 0"):
         receptive_field([(0, 1)])
 
 
@@ -181,6 +181,76 @@ def test_errors_say_what_was_expected_and_what_was_given():
         max_pool2d(torch.zeros(8, 8), 2)
     with pytest.raises(ValueError, match="pooling window width 9 is larger than the input width 8"):
         avg_pool2d(x, (2, 9))
+
+
+@pytest.mark.parametrize("fn", [conv2d, conv2d_loops])
+def test_conv_refuses_integer_and_mixed_dtypes_with_the_fix(fn):
+    x, w = torch.randint(0, 5, (1, 1, 6, 6)), torch.randint(0, 3, (2, 1, 3, 3))
+    with pytest.raises(TypeError, match=rf"{fn.__name__}: x should be a floating-point tensor.*got torch\.int64\. "
+                                        r"Convert it with x\.float\(\)"):
+        fn(x, w.float())
+    with pytest.raises(TypeError, match=r"weight should be a floating-point tensor.*weight\.float\(\)"):
+        fn(x.float(), w)
+    with pytest.raises(TypeError, match=r"x is torch\.float32 but weight is torch\.float64; they must match"):
+        fn(x.float(), w.double())
+    with pytest.raises(RuntimeError):  # torch refuses mixed dtypes too, in its own words
+        F.conv2d(x.float(), w.double())
+    with pytest.raises(TypeError, match=r"bias should be a torch\.Tensor, got a list"):
+        fn(x.float(), w.float(), bias=[1.0, 2.0])
+    with pytest.raises(TypeError, match=r"bias should be a floating-point tensor.*bias\.float\(\)"):
+        fn(x.float(), w.float(), bias=torch.tensor([1, 2]))
+    with pytest.raises(TypeError, match=r"x is torch\.float32 but bias is torch\.float64"):
+        fn(x.float(), w.float(), bias=torch.zeros(2, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("fn", [max_pool2d, avg_pool2d])
+def test_pooling_refuses_integer_images_with_the_fix(fn):
+    with pytest.raises(TypeError, match=rf"{fn.__name__}: x should be a floating-point tensor.*x\.float\(\)"):
+        fn(torch.randint(0, 5, (1, 1, 6, 6)), 2)
+
+
+@pytest.mark.parametrize("stride", [2.0, None, "2", (2, 2.0), True])
+def test_a_stride_that_is_not_whole_numbers_is_refused(stride):
+    x, w = torch.zeros(1, 1, 6, 6), torch.zeros(2, 1, 3, 3)
+    with pytest.raises(TypeError, match=r"stride must be an int or a pair of ints \(height, width\), got "):
+        conv2d(x, w, stride=stride)
+    if stride is not None:  # pooling's stride may be None: it then equals the kernel
+        with pytest.raises(TypeError, match=r"stride must be an int or a pair of ints"):
+            max_pool2d(x, 2, stride)
+    with pytest.raises(TypeError, match=r"kernel_size must be an int or a pair of ints"):
+        avg_pool2d(x, 2.0)
+
+
+def test_empty_channels_are_refused_and_an_empty_batch_works_like_torch():
+    x, w = torch.zeros(1, 1, 6, 6), torch.zeros(2, 1, 3, 3)
+    with pytest.raises(ValueError, match=r"must have at least one channel, row and column each"):
+        conv2d(x, torch.zeros(0, 1, 3, 3))
+    with pytest.raises(ValueError, match=r"must have at least one channel"):
+        conv2d_loops(torch.zeros(1, 0, 6, 6), torch.zeros(2, 0, 3, 3))
+    empty = torch.zeros(0, 1, 6, 6)
+    assert conv2d(empty, w).shape == F.conv2d(empty, w).shape == (0, 2, 4, 4)
+    assert max_pool2d(empty, 2).shape == F.max_pool2d(empty, 2).shape == (0, 1, 3, 3)
+
+
+def test_nan_in_an_image_spreads_exactly_as_in_torch():
+    gen = torch.Generator().manual_seed(0)
+    x, w = torch.randn(1, 2, 6, 6, generator=gen), torch.randn(3, 2, 3, 3, generator=gen)
+    x[0, 1, 2, 4] = float("nan")
+    torch.testing.assert_close(conv2d(x, w, padding=1), F.conv2d(x, w, padding=1), equal_nan=True)
+    torch.testing.assert_close(conv2d_loops(x, w, stride=2), F.conv2d(x, w, stride=2), equal_nan=True)
+    torch.testing.assert_close(max_pool2d(x, 2), F.max_pool2d(x, 2), equal_nan=True)
+    torch.testing.assert_close(avg_pool2d(x, 3, 1), F.avg_pool2d(x, 3, 1), equal_nan=True)
+
+
+@pytest.mark.parametrize("layers, message", [
+    ([(3.5, 1)], "kernel must be a whole number, 1 or more; got 3.5"),
+    ([(3, "2")], "stride must be a whole number, 1 or more; got '2'"),
+    ([(3,)], r"a list of \(kernel, stride\) pairs, one per layer; got \(3,\)"),
+    ([3], r"a list of \(kernel, stride\) pairs"),
+])
+def test_receptive_field_refuses_malformed_layers(layers, message):
+    with pytest.raises(ValueError, match=message):
+        receptive_field(layers)
 
 
 # ----------------------------------------------------------------------------- TensorFlow
@@ -241,5 +311,5 @@ def test_same_padding_values_and_errors():
     assert same_padding(28, 3, 2) == (0, 1)
     assert same_padding(5, 1, 3) == (0, 0)
     assert same_padding(3, 7) == (3, 3)
-    with pytest.raises(ValueError, match="kernel must be a whole number of at least 1"):
+    with pytest.raises(ValueError, match="kernel must be a whole number, 1 or more; got 0"):
         same_padding(28, 0)

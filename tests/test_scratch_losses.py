@@ -57,7 +57,7 @@ def test_huber_is_mse_near_and_mae_far():
     torch.testing.assert_close(L.huber(near, target), 0.5 * L.mse(near, target))
     far = torch.tensor([10.0, -20.0, 5.0, -3.0])
     torch.testing.assert_close(L.huber(far, target), L.mae(far, target) - 0.5)
-    with pytest.raises(ValueError, match=r"delta must be positive, got 0"):
+    with pytest.raises(ValueError, match=r"huber: delta must be a number above 0; got 0\. It is where the loss turns"):
         L.huber(near, target, delta=0)
 
 
@@ -130,7 +130,7 @@ def test_binary_losses_refuse_shape_and_dtype_mistakes():
     with pytest.raises(ValueError, match=r"prob and target must have the same shape, got prob \(8,\) and target \(8, 1\)\. "
                                          r"Squeeze the last axis of target"):
         L.binary_cross_entropy(torch.full((8,), 0.5), torch.zeros(8, 1))
-    with pytest.raises(TypeError, match=r"target should be a floating-point tensor .* got torch\.int64\. Convert it with \.float\(\)"):
+    with pytest.raises(TypeError, match=r"target should be a floating-point tensor .* got torch\.int64\. Convert it with target\.float\(\)"):
         L.binary_cross_entropy_with_logits(torch.zeros(3), torch.tensor([0, 1, 1]))
     with pytest.raises(ValueError, match=r"reduction must be"):
         L.binary_cross_entropy_with_logits(torch.zeros(3), torch.zeros(3), reduction="mean ")
@@ -195,7 +195,7 @@ def test_cross_entropy_error_messages():
         L.cross_entropy(logits, torch.tensor([0, 1, 2, 3]))
     with pytest.raises(ValueError, match=r"class indices must be in \[0, 2\] for 3 classes, got -1"):
         L.cross_entropy(logits, torch.tensor([0, -1, 2, 2]))
-    with pytest.raises(ValueError, match=r"label_smoothing must be in \[0, 1\], got 1\.5"):
+    with pytest.raises(ValueError, match=r"label_smoothing must be a number in \[0, 1\]; got 1\.5"):
         L.cross_entropy(logits, torch.tensor([0, 1, 2, 1]), label_smoothing=1.5)
     with pytest.raises(ValueError, match=r"reduction must be"):
         L.cross_entropy(logits, torch.tensor([0, 1, 2, 1]), reduction="batchmean")
@@ -255,6 +255,71 @@ def test_kl_error_messages():
         L.kl_divergence(torch.full((2, 3), -1.0), torch.full((3,), -1.0))
     with pytest.raises(ValueError, match=r"reduction must be"):
         L.kl_divergence(torch.full((3,), -1.0), torch.full((3,), -1.0), reduction="batchmean")
+
+
+# ----------------------------------------------------------------------------- NaN and bad targets, as torch
+NAN = float("nan")
+
+
+def _with_nan(x):
+    x = x.clone()
+    x.view(-1)[1] = NAN
+    return x
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_a_nan_prediction_gives_nan_where_torch_gives_nan(reduction):
+    """Every loss, with one NaN in its input: the loss and its gradient are NaN exactly where torch's are."""
+    pred, target = _with_nan(randn(0, (4, 3), torch.float64)), randn(1, (4, 3), torch.float64)
+    labels, bits = torch.tensor([0, 2, 1, 1]), (randn(2, (4, 3), torch.float64) > 0).double()
+    log_p = torch.log_softmax(randn(3, (4, 3), torch.float64), dim=1)
+    cases = [
+        (L.mse, F.mse_loss, (pred, target)),
+        (L.mae, F.l1_loss, (pred, target)),
+        (L.huber, F.huber_loss, (pred, target)),
+        (L.binary_cross_entropy_with_logits, F.binary_cross_entropy_with_logits, (pred, bits)),
+        (L.cross_entropy, F.cross_entropy, (pred, labels)),
+    ]
+    for ours, theirs, (a, b) in cases:
+        a1, a2 = a.clone().requires_grad_(True), a.clone().requires_grad_(True)
+        mine, reference = ours(a1, b, reduction=reduction), theirs(a2, b, reduction=reduction)
+        torch.testing.assert_close(mine, reference, equal_nan=True)
+        mine.sum().backward()
+        reference.sum().backward()
+        assert torch.equal(a1.grad.isnan(), a2.grad.isnan()), ours.__name__
+    # KL(p || q) and H(p): torch's kl_div with a probability target uses xlogy, which keeps NaN as NaN.
+    for nan_in in ("p", "q"):
+        lp, lq = (_with_nan(log_p), log_p.flip(0)) if nan_in == "p" else (log_p, _with_nan(log_p.flip(0)))
+        expected = F.kl_div(lq, lp.exp(), reduction="none").sum(dim=1)
+        torch.testing.assert_close(L.kl_divergence(lp, lq, reduction="none"), expected, equal_nan=True)
+    torch.testing.assert_close(L.entropy(_with_nan(log_p)), torch.special.entr(_with_nan(log_p).exp()).sum(dim=1),
+                               equal_nan=True)
+
+
+@pytest.mark.parametrize("bad", [1.5, -0.2, NAN])
+def test_binary_cross_entropy_refuses_a_target_outside_0_1_like_torch(bad):
+    prob, target = torch.tensor([0.3, 0.6]), torch.tensor([1.0, bad])
+    with pytest.raises(RuntimeError, match="all elements of target should be between 0 and 1"):
+        F.binary_cross_entropy(prob, target)
+    shown = "nan" if bad != bad else f"{bad:g}"
+    with pytest.raises(ValueError, match=rf"expects targets in \[0, 1\] \(a label 0 or 1, or a probability\), "
+                                         rf"got {shown}\. Labels such as -1/\+1"):
+        L.binary_cross_entropy(prob, target)
+
+
+def test_soft_targets_inside_0_1_are_still_accepted():
+    prob, target = torch.tensor([0.3, 0.6]), torch.tensor([0.25, 1.0])
+    torch.testing.assert_close(L.binary_cross_entropy(prob, target), F.binary_cross_entropy(prob, target))
+
+
+def test_loss_options_must_be_numbers_and_dims_axes():
+    with pytest.raises(ValueError, match=r"huber: delta must be a number above 0; got '1'"):
+        L.huber(torch.zeros(2), torch.zeros(2), delta="1")
+    with pytest.raises(ValueError, match=r"label_smoothing must be a number in \[0, 1\]; got nan"):
+        L.cross_entropy(torch.zeros(2, 3), torch.tensor([0, 1]), label_smoothing=NAN)
+    for loss in (L.entropy, lambda lp, dim: L.kl_divergence(lp, lp, dim=dim)):
+        with pytest.raises(ValueError, match=r"dim must be an axis of the input.*got 2"):
+            loss(torch.full((2, 3), -1.1), dim=2)
 
 
 # ----------------------------------------------------------------------------- TensorFlow / Keras

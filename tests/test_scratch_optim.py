@@ -106,6 +106,7 @@ def small_network(dtype, seed=0):
     return model, x, y
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", CASES[::3], ids=[case_id(c) for c in CASES[::3]])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_matches_torch_training_a_small_network(case, dtype):
@@ -249,21 +250,25 @@ def test_disabled_grad_scaler_just_calls_step():
 @pytest.mark.parametrize(
     "make, error, match",
     [
-        (lambda p: scratch.SGD(p, lr=-0.1), ValueError, r"Invalid learning rate lr=-0\.1.*climb the loss"),
-        (lambda p: scratch.Adam(p, lr=float("nan")), ValueError, "Invalid learning rate"),
-        (lambda p: scratch.SGD(p, lr="0.1"), ValueError, "Invalid learning rate"),
+        (lambda p: scratch.SGD(p, lr=-0.1), ValueError, r"lr must be a learning rate.*got -0\.1.*climb the loss"),
+        (lambda p: scratch.Adam(p, lr=float("nan")), ValueError, "lr must be a learning rate.*got nan"),
+        (lambda p: scratch.SGD(p, lr="0.1"), ValueError, "lr must be a learning rate.*got '0.1'"),
         (lambda p: scratch.SGD(p, lr=0.1, nesterov=True), ValueError, "Nesterov momentum needs momentum > 0"),
         (lambda p: scratch.SGD(p, lr=0.1, momentum=0.9, dampening=0.1, nesterov=True), ValueError,
          "dampening = 0"),
-        (lambda p: scratch.SGD(p, lr=0.1, momentum=9), ValueError, r"Invalid momentum=9.*never forgets"),
-        (lambda p: scratch.SGD(p, lr=0.1, momentum=-0.5), ValueError, "Invalid momentum"),
-        (lambda p: scratch.SGD(p, lr=0.1, weight_decay=-1e-4), ValueError, "Invalid weight_decay"),
-        (lambda p: scratch.RMSprop(p, alpha=1.0), ValueError, r"Invalid alpha=1\.0"),
-        (lambda p: scratch.RMSprop(p, eps=-1.0), ValueError, "Invalid eps"),
-        (lambda p: scratch.Adam(p, betas=(0.9, 1.0)), ValueError, r"Invalid betas\[1\]=1\.0"),
-        (lambda p: scratch.Adam(p, betas=(-0.1, 0.999)), ValueError, r"Invalid betas\[0\]"),
+        (lambda p: scratch.SGD(p, lr=0.1, momentum=9), ValueError, r"momentum must be a number in \[0, 1\); got 9\. It is the fraction.*never forgets"),
+        (lambda p: scratch.SGD(p, lr=0.1, momentum=-0.5), ValueError, r"momentum must be a number in \[0, 1\); got -0\.5"),
+        (lambda p: scratch.SGD(p, lr=0.1, weight_decay=-1e-4), ValueError, "weight_decay must be a number 0 or more; got -0.0001"),
+        (lambda p: scratch.RMSprop(p, alpha=1.0), ValueError, r"alpha must be a number in \[0, 1\); got 1\.0"),
+        (lambda p: scratch.RMSprop(p, eps=-1.0), ValueError, "eps must be a number 0 or more; got -1.0"),
+        (lambda p: scratch.Adam(p, betas=(0.9, 1.0)), ValueError, r"betas\[1\] must be a number in \[0, 1\); got 1\.0"),
+        (lambda p: scratch.Adam(p, betas=(-0.1, 0.999)), ValueError, r"betas\[0\] must be a number in \[0, 1\); got -0\.1"),
         (lambda p: scratch.Adam(p, betas=0.9), ValueError, "betas must be a pair"),
-        (lambda p: scratch.AdamW(p, weight_decay=-0.01), ValueError, "Invalid weight_decay"),
+        (lambda p: scratch.AdamW(p, weight_decay=-0.01), ValueError, "weight_decay must be a number 0 or more"),
+        (lambda p: scratch.SGD(p, lr=0.1, momentum=0.9, nesterov="no"), TypeError, "nesterov must be True or False"),
+        (lambda p: scratch.RMSprop(p, centered=1), TypeError, "centered must be True or False, got 1"),
+        (lambda p: scratch.Adam(p, amsgrad="False"), TypeError, "amsgrad must be True or False, got 'False'"),
+        (lambda p: scratch.Adam(p, eps=float("inf")), ValueError, "eps must be a number 0 or more; got inf"),
     ],
 )
 def test_bad_hyperparameters_are_refused_with_a_reason(make, error, match):
@@ -416,3 +421,42 @@ def test_largest_difference_is_tiny_for_twins_and_large_for_different_rules():
     assert scratch.largest_difference(scratch.Adam, torch.optim.AdamW, lr=0.01, weight_decay=0.1) > 1e-4
     with pytest.raises(ValueError, match="steps must be a whole number"):
         scratch.largest_difference(scratch.SGD, torch.optim.SGD, steps=0, lr=0.1)
+
+
+@pytest.mark.parametrize("options", [
+    dict(cls="SGD", lr=0.1, momentum=0.9, nesterov=True), dict(cls="RMSprop", lr=0.01, centered=True, momentum=0.5),
+    dict(cls="Adam", lr=0.01, amsgrad=True), dict(cls="AdamW", lr=0.01)], ids=lambda o: o["cls"])
+def test_a_nan_gradient_spoils_the_same_coordinates_as_in_torch(options):
+    """A NaN in one gradient coordinate: torch makes that weight NaN and leaves the others finite; so must we."""
+    options = dict(options)
+    name = options.pop("cls")
+    ours_p = torch.ones(4, dtype=torch.float64, requires_grad=True)
+    theirs_p = torch.ones(4, dtype=torch.float64, requires_grad=True)
+    ours, theirs = getattr(scratch, name)([ours_p], **options), getattr(torch.optim, name)([theirs_p], **options)
+    for step in range(3):
+        grad = torch.tensor([0.5, -1.0, 2.0, 0.25], dtype=torch.float64)
+        if step == 1:
+            grad[2] = float("nan")
+        for p, optimizer in ((ours_p, ours), (theirs_p, theirs)):
+            p.grad = grad.clone()
+            optimizer.step()
+    assert theirs_p.isnan().tolist() == [False, False, True, False]
+    torch.testing.assert_close(ours_p.detach(), theirs_p.detach(), equal_nan=True)
+
+
+@pytest.mark.parametrize("cls", [scratch.SGD, scratch.RMSprop, scratch.Adam, scratch.AdamW])
+def test_a_parameter_group_with_a_bad_hyperparameter_is_refused_too(cls):
+    """Only the constructor's arguments were checked: a group's own lr=-0.1 climbed the loss without a word."""
+    head, body = torch.zeros(2, requires_grad=True), torch.zeros(3, requires_grad=True)
+    with pytest.raises(ValueError, match=r"lr must be a learning rate.*got -0\.1"):
+        cls([{"params": [body]}, {"params": [head], "lr": -0.1}], lr=0.01)
+    optimizer = cls([body], lr=0.01)
+    with pytest.raises(ValueError, match=r"lr must be a learning rate.*got '0\.1'"):
+        optimizer.add_param_group({"params": [head], "lr": "0.1"})
+    assert len(optimizer.param_groups) == 1  # the refused group was not added
+    optimizer.add_param_group({"params": [head], "lr": 0.5})
+    assert [group["lr"] for group in optimizer.param_groups] == [0.01, 0.5]
+    bad = {scratch.SGD: ("momentum", 9), scratch.RMSprop: ("alpha", 1.0), scratch.Adam: ("betas", (0.9, 1.5)),
+           scratch.AdamW: ("eps", -1.0)}[cls]
+    with pytest.raises(ValueError, match=rf"{bad[0]}(\[1\])? must be a number"):
+        cls([{"params": [head], bad[0]: bad[1]}], lr=0.01)

@@ -19,6 +19,8 @@ import math
 
 import torch
 
+from ..arguments import check_choice, check_dim, check_float_tensor, check_number
+
 __all__ = [
     "sigmoid", "sigmoid_grad",
     "tanh", "tanh_grad",
@@ -26,6 +28,7 @@ __all__ = [
     "leaky_relu", "leaky_relu_grad",
     "gelu", "gelu_grad",
     "softmax", "log_softmax",
+    "split_by_sign",
 ]
 
 _SQRT_2 = math.sqrt(2.0)
@@ -33,23 +36,16 @@ _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _GELU_TANH_COEFF = 0.044715  # the cubic term of Hendrycks & Gimpel's tanh approximation
 
 
-def _check_float(x: torch.Tensor, name: str) -> None:
-    """Activations are defined on real numbers: refuse integers and non-tensors with the fix."""
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} expects a torch.Tensor, got a {type(x).__name__}. Wrap it: torch.tensor(..., dtype=torch.float32).")
-    if not torch.is_floating_point(x):
-        raise TypeError(f"{name} expects a floating-point tensor (float32 or float64), got {x.dtype}. Convert it with x.float().")
+def split_by_sign(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``x`` where ``x >= 0`` (else 0) and ``x`` where ``x < 0`` or NaN (else 0).
 
-
-def _split_by_sign(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``x`` where ``x >= 0`` (else 0) and ``x`` where ``x < 0`` (else 0).
-
-    Each branch of a ``torch.where`` then sees only safe inputs, so the branch that is not chosen
-    never makes an ``inf`` whose gradient would turn into NaN, and autograd gets the right slope
-    at 0 (going through ``x.abs()`` would give slope 0 there).
+    Each branch of a ``torch.where(x >= 0, ...)`` then sees only safe inputs, so the branch that is
+    not chosen never makes an ``inf`` whose gradient would turn into NaN, and autograd gets the right
+    slope at 0 (going through ``x.abs()`` would give slope 0 there). A NaN fails ``x >= 0``, so it
+    goes to the negative side *as NaN* and comes out as NaN, as in PyTorch (not as 0.5 or 0).
     """
     zero = torch.zeros_like(x)
-    return torch.where(x >= 0, x, zero), torch.where(x < 0, x, zero)
+    return torch.where(x >= 0, x, zero), torch.where(x >= 0, zero, x)
 
 
 # ----------------------------------------------------------------------------- sigmoid
@@ -59,8 +55,8 @@ def sigmoid(x: torch.Tensor) -> torch.Tensor:
     For :math:`x \ge 0` it uses :math:`1/(1+e^{-x})`; for :math:`x < 0` the equal
     :math:`e^{x}/(1+e^{x})`. Both only ever exponentiate a number :math:`\le 0`.
     """
-    _check_float(x, "sigmoid")
-    x_pos, x_neg = _split_by_sign(x)
+    check_float_tensor(x, "x", "sigmoid")
+    x_pos, x_neg = split_by_sign(x)
     e_neg = torch.exp(x_neg)  # in (0, 1]: never overflows
     return torch.where(x >= 0, 1.0 / (1.0 + torch.exp(-x_pos)), e_neg / (1.0 + e_neg))
 
@@ -78,8 +74,8 @@ def tanh(x: torch.Tensor) -> torch.Tensor:
     Computed as :math:`(1 - e^{-2x}) / (1 + e^{-2x})` for :math:`x \ge 0` and the mirrored form for :math:`x < 0`,
     with ``expm1`` for the numerator so small :math:`x` keep full precision and large :math:`|x|` never overflow.
     """
-    _check_float(x, "tanh")
-    x_pos, x_neg = _split_by_sign(x)
+    check_float_tensor(x, "x", "tanh")
+    x_pos, x_neg = split_by_sign(x)
     positive = -torch.expm1(-2.0 * x_pos) / (1.0 + torch.exp(-2.0 * x_pos))
     negative = torch.expm1(2.0 * x_neg) / (1.0 + torch.exp(2.0 * x_neg))
     return torch.where(x >= 0, positive, negative)
@@ -94,37 +90,40 @@ def tanh_grad(x: torch.Tensor) -> torch.Tensor:
 # ----------------------------------------------------------------------------- ReLU
 def relu(x: torch.Tensor) -> torch.Tensor:
     r""":math:`\mathrm{ReLU}(x) = \max(x, 0)`. NaN stays NaN, as in PyTorch."""
-    _check_float(x, "relu")
-    return x.clamp(min=0)
+    check_float_tensor(x, "x", "relu")
+    # Written with x <= 0 so that NaN (which fails every comparison) passes through, as in PyTorch.
+    return torch.where(x <= 0, torch.zeros_like(x), x)
 
 
 def relu_grad(x: torch.Tensor) -> torch.Tensor:
     r""":math:`\mathrm{ReLU}'(x)`: 1 for :math:`x > 0`, 0 for :math:`x < 0`.
 
     ReLU has no derivative at 0; like PyTorch and TensorFlow we use 0 there (any value in
-    [0, 1] is a valid subgradient, and exact zeros are rare in float arithmetic).
+    [0, 1] is a valid subgradient, and exact zeros are rare in float arithmetic). At NaN PyTorch's
+    backward passes the gradient on (slope 1), so this does too.
     """
-    _check_float(x, "relu_grad")
-    return (x > 0).to(x.dtype)
+    check_float_tensor(x, "x", "relu_grad")
+    return torch.where(x <= 0, torch.zeros_like(x), torch.ones_like(x))
 
 
 def leaky_relu(x: torch.Tensor, negative_slope: float = 0.01) -> torch.Tensor:
     r""":math:`x` for :math:`x > 0`, ``negative_slope`` :math:`\cdot x` otherwise: negative inputs still pass a gradient."""
-    _check_float(x, "leaky_relu")
+    check_float_tensor(x, "x", "leaky_relu")
+    check_number("negative_slope", negative_slope, why="It is the slope for x < 0 (typical: 0.01).")
     return torch.where(x > 0, x, x * negative_slope)
 
 
 def leaky_relu_grad(x: torch.Tensor, negative_slope: float = 0.01) -> torch.Tensor:
     """1 for ``x > 0``, ``negative_slope`` otherwise (also at 0, as PyTorch does)."""
-    _check_float(x, "leaky_relu_grad")
+    check_float_tensor(x, "x", "leaky_relu_grad")
+    check_number("negative_slope", negative_slope, why="It is the slope for x < 0 (typical: 0.01).")
     return torch.where(x > 0, torch.ones_like(x), torch.full_like(x, negative_slope))
 
 
 # ----------------------------------------------------------------------------- GELU
 def _check_approximate(approximate: str) -> None:
-    if approximate not in ("none", "tanh"):
-        raise ValueError(f'approximate must be "none" (the exact erf form) or "tanh" (the fast approximation), '
-                         f"got {approximate!r}.")
+    check_choice("approximate", approximate, ("none", "tanh"),
+                 why='"none" is the exact erf form, "tanh" the fast approximation.')
 
 
 def gelu(x: torch.Tensor, approximate: str = "none") -> torch.Tensor:
@@ -133,7 +132,7 @@ def gelu(x: torch.Tensor, approximate: str = "none") -> torch.Tensor:
     ``approximate="none"``: :math:`\tfrac{x}{2}\,(1 + \operatorname{erf}(x/\sqrt 2))`.
     ``approximate="tanh"``: :math:`\tfrac{x}{2}\,(1 + \tanh(\sqrt{2/\pi}\,(x + 0.044715\,x^3)))` (GPT-2, BERT).
     """
-    _check_float(x, "gelu")
+    check_float_tensor(x, "x", "gelu")
     _check_approximate(approximate)
     if approximate == "tanh":
         inner = _SQRT_2_OVER_PI * (x + _GELU_TANH_COEFF * x ** 3)
@@ -149,7 +148,7 @@ def gelu_grad(x: torch.Tensor, approximate: str = "none") -> torch.Tensor:
     :math:`\tfrac12(1+t) + \tfrac12 x\,(1-t^2)\,u'(x)`. Computed through :math:`\tfrac12(1 + \tanh u) = \sigma(2u)`
     and :math:`\tfrac12(1 - t^2) = 2\sigma(2u)\sigma(-2u)`, which stay accurate where :math:`t` rounds to :math:`\pm 1`.
     """
-    _check_float(x, "gelu_grad")
+    check_float_tensor(x, "x", "gelu_grad")
     _check_approximate(approximate)
     if approximate == "tanh":
         u = _SQRT_2_OVER_PI * (x + _GELU_TANH_COEFF * x ** 3)
@@ -168,7 +167,10 @@ def softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
     Subtracting :math:`m` changes nothing mathematically and keeps every exponent :math:`\le 0`.
     Its Jacobian is :math:`\partial s_i/\partial x_j = s_i(\delta_{ij} - s_j)` (chapter 03).
     """
-    _check_float(x, "softmax")
+    check_float_tensor(x, "x", "softmax")
+    check_dim(x, dim, "softmax")
+    if x.numel() == 0:
+        return x.clone()  # nothing to normalise: an empty result of the same shape, as torch.softmax gives
     shifted = x - x.amax(dim=dim, keepdim=True)
     e = torch.exp(shifted)
     return e / e.sum(dim=dim, keepdim=True)
@@ -180,6 +182,9 @@ def log_softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
     Never takes the log of a softmax that underflowed to 0, so it stays finite where
     ``softmax(x).log()`` gives ``-inf``.
     """
-    _check_float(x, "log_softmax")
+    check_float_tensor(x, "x", "log_softmax")
+    check_dim(x, dim, "log_softmax")
+    if x.numel() == 0:
+        return x.clone()  # an empty result of the same shape, as torch.log_softmax gives
     shifted = x - x.amax(dim=dim, keepdim=True)
     return shifted - torch.log(torch.exp(shifted).sum(dim=dim, keepdim=True))

@@ -21,21 +21,13 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..arguments import check_float_tensor, check_int_pair, check_whole_number
+
 __all__ = [
     "conv_output_size", "same_padding", "receptive_field", "conv2d_loops", "conv2d", "max_pool2d", "avg_pool2d",
 ]
 
 IntPair = int | tuple[int, int]
-
-
-def _pair(value: IntPair, name: str, minimum: int) -> tuple[int, int]:
-    """``3 -> (3, 3)``; ``(3, 5)`` stays; anything else is an error that names the argument."""
-    pair = (value, value) if isinstance(value, int) else tuple(value)
-    if len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in pair):
-        raise TypeError(f"{name} must be an int or a pair of ints (height, width), got {value!r}.")
-    if any(v < minimum for v in pair):
-        raise ValueError(f"{name} must be at least {minimum}, got {value!r}.")
-    return pair  # type: ignore[return-value]
 
 
 def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
@@ -52,8 +44,7 @@ def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0, 
     """
     for name, value, minimum in (("size", size, 1), ("kernel", kernel, 1), ("stride", stride, 1),
                                  ("padding", padding, 0), ("dilation", dilation, 1)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-            raise ValueError(f"{name} must be a whole number of at least {minimum}, got {value!r}.")
+        check_whole_number(name, value, minimum)
     span = dilation * (kernel - 1) + 1  # how many input pixels one window covers
     if span > size + 2 * padding:
         raise ValueError(
@@ -80,8 +71,7 @@ def same_padding(size: int, kernel: int, stride: int = 1) -> tuple[int, int]:
     (0, 1)
     """
     for name, value in (("size", size), ("kernel", kernel), ("stride", stride)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}.")
+        check_whole_number(name, value, 1)
     out = -(-size // stride)  # ceil(size / stride)
     total = max((out - 1) * stride + kernel - size, 0)
     return total // 2, total - total // 2
@@ -99,9 +89,12 @@ def receptive_field(layers: list[tuple[int, int]]) -> int:
     16
     """
     field, jump = 1, 1
-    for kernel, stride in layers:
-        if kernel < 1 or stride < 1:
-            raise ValueError(f"kernel and stride must be at least 1, got (kernel={kernel}, stride={stride}).")
+    for layer in layers:
+        if not isinstance(layer, (tuple, list)) or len(layer) != 2:
+            raise ValueError(f"receptive_field takes a list of (kernel, stride) pairs, one per layer; got {layer!r}.")
+        kernel, stride = layer
+        check_whole_number("kernel", kernel, 1)
+        check_whole_number("stride", stride, 1)
         field += (kernel - 1) * jump
         jump *= stride
     return field
@@ -122,6 +115,17 @@ def _check_conv_inputs(
         raise ValueError(
             f"{name} expects a 4-D weight (out_channels, in_channels, kernel_height, kernel_width), got {got}."
         )
+    check_float_tensor(x, "x", name)
+    check_float_tensor(weight, "weight", name)
+    if bias is not None:
+        check_float_tensor(bias, "bias", name)
+    for what, tensor in (("weight", weight), ("bias", bias)):
+        if tensor is not None and tensor.dtype != x.dtype:
+            raise TypeError(f"{name}: x is {x.dtype} but {what} is {tensor.dtype}; they must match. "
+                            f"Convert one, e.g. {what}.to(x.dtype).")
+    if 0 in x.shape[1:] or 0 in weight.shape:
+        raise ValueError(f"{name}: x {tuple(x.shape)} and weight {tuple(weight.shape)} must have at least one "
+                         "channel, row and column each (only the batch may be empty).")
     if x.shape[1] != weight.shape[1]:
         raise ValueError(
             f"The input has {x.shape[1]} channels but the weight expects {weight.shape[1]} "
@@ -131,7 +135,7 @@ def _check_conv_inputs(
         raise ValueError(
             f"bias must have one value per output channel, shape ({weight.shape[0]},), got {tuple(bias.shape)}."
         )
-    stride, padding = _pair(stride, "stride", 1), _pair(padding, "padding", 0)
+    stride, padding = check_int_pair("stride", stride, 1), check_int_pair("padding", padding, 0)
     out = []
     for axis, name in ((0, "height"), (1, "width")):
         size, kernel = x.shape[2 + axis], weight.shape[2 + axis]
@@ -198,8 +202,9 @@ def _pool_windows(
             f"{name} expects a 4-D input (batch, channels, height, width), got {got}. "
             "For a single image add a batch dimension with x.unsqueeze(0)."
         )
-    kernel = _pair(kernel_size, "kernel_size", 1)
-    step = kernel if stride is None else _pair(stride, "stride", 1)  # pooling's stride defaults to its kernel
+    check_float_tensor(x, "x", name)
+    kernel = check_int_pair("kernel_size", kernel_size, 1)
+    step = kernel if stride is None else check_int_pair("stride", stride, 1)  # pooling's stride defaults to its kernel
     n, c, h, w = x.shape
     for size, k, label in ((h, kernel[0], "height"), (w, kernel[1], "width")):
         if k > size:

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import torch
 
-from .activations import log_softmax
+from ..arguments import check_choice, check_dim, check_float_tensor, check_number
+from .activations import log_softmax, split_by_sign
 
 __all__ = [
     "mse", "mae", "huber",
@@ -26,22 +27,13 @@ _REDUCTIONS = ("mean", "sum", "none")
 
 # ----------------------------------------------------------------------------- checks
 def _check_reduction(reduction: str) -> None:
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f'reduction must be "mean", "sum" or "none", got {reduction!r}.')
-
-
-def _check_float(x: torch.Tensor, what: str, loss: str) -> None:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{loss}: {what} should be a torch.Tensor, got a {type(x).__name__}.")
-    if not torch.is_floating_point(x):
-        raise TypeError(f"{loss}: {what} should be a floating-point tensor (float32 or float64), got {x.dtype}. "
-                        "Convert it with .float().")
+    check_choice("reduction", reduction, _REDUCTIONS)
 
 
 def _check_pair(pred: torch.Tensor, target: torch.Tensor, loss: str, pred_name: str = "pred") -> None:
     """Both float, same shape: a (N, 1) prediction against a (N,) target would broadcast to (N, N)."""
-    _check_float(pred, pred_name, loss)
-    _check_float(target, "target", loss)
+    check_float_tensor(pred, pred_name, loss)
+    check_float_tensor(target, "target", loss)
     if pred.shape != target.shape:
         hint = ""
         if pred.dim() == target.dim() + 1 and pred.shape[-1] == 1:
@@ -85,8 +77,8 @@ def huber(pred: torch.Tensor, target: torch.Tensor, delta: float = 1.0, reductio
     """
     _check_reduction(reduction)
     _check_pair(pred, target, "huber")
-    if not delta > 0:
-        raise ValueError(f"huber: delta must be positive, got {delta!r}.")
+    check_number("huber: delta", delta, above=0,
+                 why="It is where the loss turns from quadratic to linear (typical: 1.0).")
     r = (pred - target).abs()
     loss = torch.where(r <= delta, 0.5 * r * r, delta * (r - 0.5 * delta))
     return _reduce(loss, reduction)
@@ -109,6 +101,11 @@ def binary_cross_entropy(prob: torch.Tensor, target: torch.Tensor, reduction: st
         bad = float(prob[outside][0])
         raise ValueError(f"binary_cross_entropy expects probabilities in [0, 1], got {bad:g}. If these are raw "
                          "model outputs (logits), use binary_cross_entropy_with_logits, or apply sigmoid first.")
+    outside = (target < 0) | (target > 1) | target.isnan()
+    if outside.any():  # torch refuses these too: y log p + (1 - y) log(1 - p) is no cross-entropy for y outside [0, 1]
+        bad = float(target[outside][0])
+        raise ValueError(f"binary_cross_entropy expects targets in [0, 1] (a label 0 or 1, or a probability), "
+                         f"got {bad:g}. Labels such as -1/+1 or 1/2 must be mapped to 0/1 first.")
     log_p = torch.log(prob).clamp(min=-100.0)
     log_1mp = torch.log1p(-prob).clamp(min=-100.0)
     return _reduce(-(target * log_p + (1.0 - target) * log_1mp), reduction)
@@ -128,8 +125,7 @@ def binary_cross_entropy_with_logits(logits: torch.Tensor, target: torch.Tensor,
     _check_pair(logits, target, "binary_cross_entropy_with_logits", pred_name="logits")
     # max(z, 0) + log(1 + e^{-|z|}) is softplus(z) = log(1 + e^z); written per sign so that autograd
     # also gets the right slope (1/2) at z = 0, where |z| has no derivative.
-    zero = torch.zeros_like(logits)
-    z_pos, z_neg = torch.where(logits >= 0, logits, zero), torch.where(logits < 0, logits, zero)
+    z_pos, z_neg = split_by_sign(logits)
     softplus = torch.where(logits >= 0, z_pos + torch.log1p(torch.exp(-z_pos)), torch.log1p(torch.exp(z_neg)))
     loss = softplus - logits * target
     return _reduce(loss, reduction)
@@ -137,7 +133,7 @@ def binary_cross_entropy_with_logits(logits: torch.Tensor, target: torch.Tensor,
 
 # ----------------------------------------------------------------------------- multi-class
 def _check_class_targets(logits: torch.Tensor, target: torch.Tensor) -> None:
-    _check_float(logits, "logits", "cross_entropy")
+    check_float_tensor(logits, "logits", "cross_entropy")
     if not isinstance(target, torch.Tensor):
         raise TypeError(f"cross_entropy: target should be a torch.Tensor of class indices, got a {type(target).__name__}.")
     if torch.is_floating_point(target) or target.dtype == torch.bool:
@@ -186,8 +182,8 @@ def cross_entropy(
     ``(N, d1, ...)``; or a single ``(C,)`` with a scalar target. ``"none"`` returns the target's shape.
     """
     _check_reduction(reduction)
-    if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing!r}.")
+    check_number("cross_entropy: label_smoothing", label_smoothing, at_least=0, at_most=1,
+                 why="It is the share of the target spread evenly over all classes (typical: 0.1).")
     _check_class_targets(logits, target)
     class_dim = 0 if logits.dim() == 1 else 1
     log_probs = log_softmax(logits, dim=class_dim)
@@ -202,7 +198,7 @@ def cross_entropy(
 
 # ----------------------------------------------------------------------------- distributions
 def _check_log_probs(log_p: torch.Tensor, what: str, loss: str) -> None:
-    _check_float(log_p, what, loss)
+    check_float_tensor(log_p, what, loss)
     if (log_p > 1e-4).any():
         raise ValueError(f"{loss}: {what} should hold log-probabilities (all <= 0), got a value of "
                          f"{float(log_p.max()):g}. Pass torch.log(p) or log_softmax(logits), not p or the logits.")
@@ -216,8 +212,9 @@ def entropy(log_p: torch.Tensor, dim: int = -1, reduction: str = "none") -> torc
     """
     _check_reduction(reduction)
     _check_log_probs(log_p, "log_p", "entropy")
+    check_dim(log_p, dim, "entropy")
     p = torch.exp(log_p)
-    terms = torch.where(p > 0, -p * log_p, torch.zeros_like(p))
+    terms = torch.where(p == 0, torch.zeros_like(p), -p * log_p)  # p == 0, not p > 0: a NaN must stay NaN
     return _reduce(terms.sum(dim=dim), reduction)
 
 
@@ -243,6 +240,7 @@ def kl_divergence(log_p: torch.Tensor, log_q: torch.Tensor, dim: int = -1, reduc
     if log_p.shape != log_q.shape:
         raise ValueError(f"kl_divergence: log_p and log_q must have the same shape, got {tuple(log_p.shape)} "
                          f"and {tuple(log_q.shape)}.")
+    check_dim(log_p, dim, "kl_divergence")
     p = torch.exp(log_p)
-    terms = torch.where(p > 0, p * (log_p - log_q), torch.zeros_like(p))
+    terms = torch.where(p == 0, torch.zeros_like(p), p * (log_p - log_q))  # p == 0, not p > 0: NaN stays NaN
     return _reduce(terms.sum(dim=dim), reduction)

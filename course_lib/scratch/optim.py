@@ -16,11 +16,12 @@ Notation in the comments: :math:`g` is the gradient, :math:`\theta` the paramete
 """
 from __future__ import annotations
 
-import math
 from typing import Any, Callable, Iterable
 
 import torch
 from torch import nn
+
+from ..arguments import check_bool, check_learning_rate, check_number, check_whole_number
 
 __all__ = ["ScratchOptimizer", "SGD", "RMSprop", "Adam", "AdamW", "largest_difference"]
 
@@ -67,25 +68,6 @@ def _check_params(params: Any, name: str) -> list:
     return params
 
 
-def _check_lr(lr: float) -> None:
-    if not isinstance(lr, (int, float)) or isinstance(lr, bool) or not math.isfinite(lr) or lr < 0:
-        raise ValueError(
-            f"Invalid learning rate lr={lr!r}: it must be a number 0 or more (typical: 0.1 for SGD, 1e-3 for Adam). "
-            "A negative learning rate would climb the loss instead of descending it."
-        )
-
-
-def _check_range(name: str, value: float, low: float, high: float, why: str) -> None:
-    """``low <= value < high``, or an error that says what the number means."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not low <= value < high:
-        raise ValueError(f"Invalid {name}={value!r}: it must be in [{low:g}, {high:g}). {why}")
-
-
-def _check_non_negative(name: str, value: float, why: str) -> None:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value < 0:
-        raise ValueError(f"Invalid {name}={value!r}: it must be a number 0 or more. {why}")
-
-
 def _run_closure(closure: Callable[[], torch.Tensor] | None) -> torch.Tensor | None:
     """torch.optim's convention: ``step(closure)`` re-evaluates the loss first (LBFGS needs it)."""
     if closure is None:
@@ -96,10 +78,25 @@ def _run_closure(closure: Callable[[], torch.Tensor] | None) -> torch.Tensor | N
 
 # ----------------------------------------------------------------------------- the shared bookkeeping
 class ScratchOptimizer(torch.optim.Optimizer):
-    """Checks the parameters, and gives ``zero_grad`` and a loop over parameters that have a gradient."""
+    """Checks the parameters and every group's hyperparameters; gives ``zero_grad`` and a loop over parameters
+    that have a gradient.
+
+    Each subclass says in ``_check_hyperparameters(group)`` what its numbers must be. It runs for every
+    parameter group, the constructor's arguments included (torch's ``Optimizer.__init__`` adds them with
+    ``add_param_group``), so ``SGD([{"params": head, "lr": -0.1}], lr=0.1)`` is refused too.
+    """
 
     def __init__(self, params: Params, defaults: dict[str, Any]) -> None:
         super().__init__(_check_params(params, type(self).__name__), defaults)
+
+    @staticmethod
+    def _check_hyperparameters(group: dict[str, Any]) -> None:
+        check_learning_rate(group["lr"])
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        if isinstance(param_group, dict):
+            self._check_hyperparameters({**self.defaults, **param_group})  # the values torch will store
+        super().add_param_group(param_group)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget the gradients of the last step (``backward()`` adds to ``.grad``, it does not overwrite)."""
@@ -141,19 +138,27 @@ class SGD(ScratchOptimizer):
         weight_decay: float = 0.0,
         nesterov: bool = False,
     ) -> None:
-        _check_lr(lr)
-        _check_range("momentum", momentum, 0.0, 1.0, "It is the fraction of the velocity kept each step (typical: 0.9); "
-                     "at 1 or more the velocity never forgets old gradients and training diverges.")
-        _check_range("dampening", dampening, 0.0, 1.0, "It scales the new gradient by (1 - dampening); usually 0.")
-        _check_non_negative("weight_decay", weight_decay, "It is the strength of the L2 penalty (typical: 1e-4 or 5e-4).")
-        if nesterov and (momentum <= 0 or dampening != 0):
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
+                                      weight_decay=weight_decay, nesterov=nesterov))
+
+    @staticmethod
+    def _check_hyperparameters(group: dict[str, Any]) -> None:
+        check_learning_rate(group["lr"])
+        momentum, dampening = group["momentum"], group["dampening"]
+        check_number("momentum", momentum, at_least=0, below=1,
+                     why="It is the fraction of the velocity kept each step (typical: 0.9); at 1 or more the "
+                     "velocity never forgets old gradients and training diverges.")
+        check_number("dampening", dampening, at_least=0, below=1,
+                     why="It scales the new gradient by (1 - dampening); usually 0.")
+        check_number("weight_decay", group["weight_decay"], at_least=0,
+                     why="It is the strength of the L2 penalty (typical: 1e-4 or 5e-4).")
+        check_bool("nesterov", group["nesterov"])
+        if group["nesterov"] and (momentum <= 0 or dampening != 0):
             raise ValueError(
                 f"Nesterov momentum needs momentum > 0 and dampening = 0 (got momentum={momentum}, dampening={dampening}): "
                 "it is a correction to momentum, so without momentum there is nothing to correct. "
                 "Pass momentum=0.9, or nesterov=False."
             )
-        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
-                                      weight_decay=weight_decay, nesterov=nesterov))
 
     @torch.no_grad()
     def step(self, closure: Callable[[], torch.Tensor] | None = None) -> torch.Tensor | None:
@@ -198,13 +203,20 @@ class RMSprop(ScratchOptimizer):
         momentum: float = 0.0,
         centered: bool = False,
     ) -> None:
-        _check_lr(lr)
-        _check_range("alpha", alpha, 0.0, 1.0, "It is the decay of the running average of g² (typical: 0.99).")
-        _check_non_negative("eps", eps, "It keeps the division finite when a gradient is zero (typical: 1e-8).")
-        _check_non_negative("weight_decay", weight_decay, "It is the strength of the L2 penalty.")
-        _check_range("momentum", momentum, 0.0, 1.0, "It is the fraction of the velocity kept each step (0 = off).")
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
                                       momentum=momentum, centered=centered))
+
+    @staticmethod
+    def _check_hyperparameters(group: dict[str, Any]) -> None:
+        check_learning_rate(group["lr"])
+        check_number("alpha", group["alpha"], at_least=0, below=1,
+                     why="It is the decay of the running average of g² (typical: 0.99).")
+        check_number("eps", group["eps"], at_least=0,
+                     why="It keeps the division finite when a gradient is zero (typical: 1e-8).")
+        check_number("weight_decay", group["weight_decay"], at_least=0, why="It is the strength of the L2 penalty.")
+        check_number("momentum", group["momentum"], at_least=0, below=1,
+                     why="It is the fraction of the velocity kept each step (0 = off).")
+        check_bool("centered", group["centered"])
 
     @torch.no_grad()
     def step(self, closure: Callable[[], torch.Tensor] | None = None) -> torch.Tensor | None:
@@ -262,14 +274,23 @@ class Adam(ScratchOptimizer):
         weight_decay: float = 0.0,
         amsgrad: bool = False,
     ) -> None:
-        _check_lr(lr)
+        betas = tuple(betas) if isinstance(betas, (tuple, list)) else betas
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad))
+
+    @staticmethod
+    def _check_hyperparameters(group: dict[str, Any]) -> None:
+        check_learning_rate(group["lr"])
+        betas = group["betas"]
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"betas must be a pair (beta1, beta2) such as (0.9, 0.999), got {betas!r}.")
-        _check_range("betas[0]", betas[0], 0.0, 1.0, "beta1 is the decay of the running mean of g (typical: 0.9).")
-        _check_range("betas[1]", betas[1], 0.0, 1.0, "beta2 is the decay of the running mean of g² (typical: 0.999).")
-        _check_non_negative("eps", eps, "It keeps the division finite when a gradient is zero (typical: 1e-8).")
-        _check_non_negative("weight_decay", weight_decay, "It is the strength of the weight decay.")
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad))
+        check_number("betas[0]", betas[0], at_least=0, below=1,
+                     why="beta1 is the decay of the running mean of g (typical: 0.9).")
+        check_number("betas[1]", betas[1], at_least=0, below=1,
+                     why="beta2 is the decay of the running mean of g² (typical: 0.999).")
+        check_number("eps", group["eps"], at_least=0,
+                     why="It keeps the division finite when a gradient is zero (typical: 1e-8).")
+        check_number("weight_decay", group["weight_decay"], at_least=0, why="It is the strength of the weight decay.")
+        check_bool("amsgrad", group["amsgrad"])
 
     @torch.no_grad()
     def step(self, closure: Callable[[], torch.Tensor] | None = None) -> torch.Tensor | None:
@@ -334,8 +355,7 @@ def largest_difference(optimizer_class: type, reference_class: type, steps: int 
     implement the same update rule, and far larger at the first step where they do not. The gradients
     depend on the weights, so any difference would feed back and grow over the ``steps``.
     """
-    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
-        raise ValueError(f"steps must be a whole number of optimizer steps, 1 or more; got {steps!r}.")
+    check_whole_number("steps", steps, 1, unit="optimizer steps")
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(64, 4, generator=generator, dtype=torch.float64)
     y = torch.randn(64, 1, generator=generator, dtype=torch.float64)

@@ -19,6 +19,8 @@ from typing import Any, Callable
 
 import torch
 
+from ..arguments import check_learning_rate, check_number, check_whole_number
+
 __all__ = [
     "step_decay_lr",
     "cosine_lr",
@@ -35,33 +37,24 @@ __all__ = [
 
 # ----------------------------------------------------------------------------- checks
 def _check_step(step: int) -> None:
-    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
-        raise ValueError(f"step must be a whole number 0 or more (0 = before the first update), got {step!r}.")
+    check_whole_number("step", step, 0, why="Step 0 is before the first update.")
 
 
 def _check_count(name: str, value: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a whole number of steps, 1 or more; got {value!r}.")
-
-
-def _check_lr(name: str, value: float) -> None:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a learning rate, a number 0 or more; got {value!r}.")
+    check_whole_number(name, value, 1, unit="steps")
 
 
 def _check_factor(name: str, value: float) -> None:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value <= 1:
-        raise ValueError(f"{name} is a fraction of the base learning rate and must be in (0, 1]; got {value!r}.")
+    check_number(name, value, above=0, at_most=1, why="It is a fraction of the base learning rate.")
 
 
 # ----------------------------------------------------------------------------- the formulas
 def step_decay_lr(step: int, base_lr: float, step_size: int, gamma: float = 0.1) -> float:
     r"""Multiply by ``gamma`` every ``step_size`` steps: :math:`\eta_t = \eta_0\,\gamma^{\lfloor t / s \rfloor}` (torch's StepLR)."""
     _check_step(step)
-    _check_lr("base_lr", base_lr)
+    check_learning_rate(base_lr, "base_lr")
     _check_count("step_size", step_size)
-    if not isinstance(gamma, (int, float)) or not gamma > 0:
-        raise ValueError(f"gamma is the factor the learning rate is multiplied by (typical: 0.1) and must be > 0; got {gamma!r}.")
+    check_number("gamma", gamma, above=0, why="It is the factor the learning rate is multiplied by (typical: 0.1).")
     return base_lr * gamma ** (step // step_size)
 
 
@@ -74,8 +67,8 @@ def cosine_lr(step: int, base_lr: float, total_steps: int, min_lr: float = 0.0) 
     stays at ``min_lr`` instead.
     """
     _check_step(step)
-    _check_lr("base_lr", base_lr)
-    _check_lr("min_lr", min_lr)
+    check_learning_rate(base_lr, "base_lr")
+    check_learning_rate(min_lr, "min_lr")
     _check_count("total_steps", total_steps)
     return min_lr + 0.5 * (base_lr - min_lr) * (1 + math.cos(math.pi * step / total_steps))
 
@@ -88,7 +81,7 @@ def linear_warmup_lr(
     torch's LinearLR (``total_iters=warmup_steps``; same default ``start_factor=1/3``).
     """
     _check_step(step)
-    _check_lr("base_lr", base_lr)
+    check_learning_rate(base_lr, "base_lr")
     _check_count("warmup_steps", warmup_steps)
     _check_factor("start_factor", start_factor)
     _check_factor("end_factor", end_factor)
