@@ -28,8 +28,17 @@ import torch
 
 from .scratch.rnn import cell_weights
 from .tensorflow_setup import load_tensorflow
+from .text import StreamLoader
 
-__all__ = ["keras_char_lm", "torch_lstm_to_keras", "torch_gru_to_keras", "copy_char_lm_to_keras"]
+__all__ = [
+    "keras_char_lm",
+    "keras_stream_arrays",
+    "reset_states_callback",
+    "reset_keras_states",
+    "torch_lstm_to_keras",
+    "torch_gru_to_keras",
+    "copy_char_lm_to_keras",
+]
 
 
 def _keras() -> Any:
@@ -99,7 +108,7 @@ def keras_char_lm(
 
     Input ``(batch, time)`` ids, output ``(batch, time, vocab_size)`` logits. ``stateful=True`` carries
     each layer's state from one batch to the next (Keras needs a fixed ``batch_size`` for that, and
-    ``model.reset_states()`` between passes). Compiled with Adam and gradient clipping by norm
+    ``reset_keras_states(model)`` between passes). Compiled with Adam and gradient clipping by norm
     (``clipnorm``), like the torch model's training.
     """
     keras = _keras()
@@ -122,6 +131,48 @@ def keras_char_lm(
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         )
     return model
+
+
+def reset_keras_states(keras_model: Any) -> None:
+    """Zero the carried state of every recurrent layer of a stateful Keras model (Keras 3 models have no such method)."""
+    keras = _keras()
+    for layer in keras_model.layers:
+        if isinstance(layer, keras.layers.RNN) and layer.stateful:
+            layer.reset_state()
+
+
+def reset_states_callback() -> Any:
+    """A Keras callback that zeroes the carried state at the start of every epoch and around every evaluation.
+
+    Keras 3's ``fit`` never resets a stateful layer by itself: without this, each epoch would start
+    from the state the last one ended with, and validation from the training streams' state.
+    """
+    keras = _keras()
+
+    class ResetStates(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+            reset_keras_states(self.model)
+
+        def on_test_begin(self, logs: Any = None) -> None:
+            reset_keras_states(self.model)
+
+        def on_test_end(self, logs: Any = None) -> None:
+            reset_keras_states(self.model)
+
+    return ResetStates()
+
+
+def keras_stream_arrays(loader: StreamLoader) -> tuple[np.ndarray, np.ndarray]:
+    """A ``StreamLoader``'s windows, in order, as the ``(x, y)`` arrays a stateful Keras model's ``fit`` takes.
+
+    Window after window stacked on the first axis, so that ``fit(x, y, batch_size=loader.batch_size,
+    shuffle=False)`` sees the same batches, in the same order, as a loop over the loader. Needs
+    ``drop_last=True`` (Keras wants every batch the same shape).
+    """
+    if not isinstance(loader, StreamLoader) or not loader.drop_last:
+        raise ValueError("keras_stream_arrays takes a StreamLoader made with drop_last=True (equal windows for Keras).")
+    xs, ys = zip(*((x.cpu().numpy(), y.cpu().numpy()) for x, y in loader))
+    return np.concatenate(xs).astype(np.int32), np.concatenate(ys).astype(np.int32)
 
 
 def copy_char_lm_to_keras(model: torch.nn.Module, keras_model: Any) -> Any:
