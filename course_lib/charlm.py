@@ -6,9 +6,8 @@ why ``detach`` is needed). Two helpers connect it to the rest of the course:
 
 - ``StatefulLM`` wraps it for ``fit`` and ``evaluate``, which call ``model(x)`` and expect only the
   outputs: it keeps the hidden state between windows (detached, so back-propagation stops at the
-  window's start: truncated back-propagation through time) and starts again from zeros at the
-  start of every pass (whenever ``fit``/``evaluate`` switch train/eval mode) and when the batch
-  size changes.
+  window's start: truncated back-propagation through time), and its ``reset_state()``, which
+  ``fit`` calls at the start of every pass, starts again from zeros.
 - ``char_lm_loss`` is cross-entropy over every character of a ``(batch, time)`` window.
 
 ``generate`` samples text (temperature 0 is greedy; ``top_k`` keeps the k likeliest characters);
@@ -23,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .arguments import check_bool, check_choice, check_number, check_whole_number
+from .device import model_device
 from .text import CharVocabulary, StreamLoader
 
 __all__ = [
@@ -51,11 +52,6 @@ def detach_state(state: State | None) -> State | None:
     return state.detach()
 
 
-def _check_size(name: str, value: object, minimum: int = 1) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be a whole number of at least {minimum}, got {value!r}.")
-
-
 class CharLM(nn.Module):
     """Embedding -> ``layers`` LSTM or GRU layers -> linear head: a score for every next character.
 
@@ -78,12 +74,10 @@ class CharLM(nn.Module):
             vocab = CharVocabulary(vocab)
         if not isinstance(vocab, CharVocabulary):
             raise TypeError(f"vocab must be a CharVocabulary (or a string of characters), got {type(vocab).__name__}.")
-        if cell not in CELLS:
-            raise ValueError(f"cell must be 'lstm' or 'gru', got {cell!r}.")
+        check_choice("cell", cell, tuple(CELLS))
         for name, value in (("embed", embed), ("hidden", hidden), ("layers", layers)):
-            _check_size(name, value)
-        if not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}.")
+            check_whole_number(name, value, 1)
+        check_number("dropout", dropout, at_least=0, below=1, why="It is the probability of zeroing a unit.")
         self.vocab = vocab
         self.cell, self.hidden_size, self.num_layers = cell, hidden, layers
         self.embedding = nn.Embedding(vocab.size, embed)
@@ -126,7 +120,7 @@ class CharLM(nn.Module):
         0 always takes the likeliest character (greedy). ``top_k`` samples only among the k likeliest.
         Pass a seeded ``torch.Generator`` to get the same text every time.
         """
-        _check_size("length", length, minimum=0)
+        check_whole_number("length", length, 0, unit="characters")
         _check_sampling(temperature, top_k, self.vocab.size)
         if generator is not None and (not isinstance(generator, torch.Generator) or generator.device.type != "cpu"):
             raise TypeError("generator must be a CPU torch.Generator, e.g. torch.Generator().manual_seed(0), or None.")
@@ -134,7 +128,7 @@ class CharLM(nn.Module):
         self.eval()
         try:
             logits, state = self._read_prompt(prompt)
-            device = self.head.weight.device
+            device = model_device(self)
             new_ids = []
             for _ in range(length):
                 probs = sampling_probabilities(logits, temperature, top_k)
@@ -155,16 +149,14 @@ class CharLM(nn.Module):
             raise TypeError(f"The prompt must be text (a str), got {type(prompt).__name__}.")
         if not prompt:
             raise ValueError("The prompt is empty: give at least one character to continue from, e.g. 'ROMEO:'.")
-        ids = self.vocab.encode(prompt).to(self.head.weight.device)
+        ids = self.vocab.encode(prompt).to(model_device(self))
         out, state = self(ids.unsqueeze(0))
         return out[0, -1].float().cpu(), state
 
 
 def _check_sampling(temperature: float, top_k: int | None, vocab_size: int) -> None:
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not math.isfinite(temperature):
-        raise ValueError(f"temperature must be a finite number (0 for greedy, 1 for the model's own odds), got {temperature!r}.")
-    if temperature < 0:
-        raise ValueError(f"temperature must be 0 or more (0 means greedy: always the likeliest character), got {temperature}.")
+    check_number("temperature", temperature, at_least=0,
+                 why="0 always takes the likeliest character (greedy), 1 samples with the model's own odds.")
     if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= vocab_size):
         raise ValueError(
             f"top_k must be a whole number from 1 to {vocab_size} (the vocabulary size), or None to keep every "
@@ -204,25 +196,26 @@ def char_lm_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 class StatefulLM(nn.Module):
     """``CharLM`` for ``fit``/``evaluate``: returns only the logits and carries the state between windows.
 
-    After each window the state is kept, detached, for the next one (feed it a ``StreamLoader``).
-    It starts again from zeros whenever ``train()``/``eval()`` is called (``fit`` calls ``train()``
-    at the start of every epoch and ``evaluate`` calls ``eval()``), when the batch size changes,
-    and when you call ``reset_state()``. ``carry_state=False`` starts every window from zeros:
-    what tutorials that sample random windows do.
+    After each window the state is kept, detached, for the next one (feed it a ``StreamLoader``):
+    the next window starts where this one ended, but back-propagation stops at its start. It
+    follows ``fit``'s protocol for stateful models: ``fit``, ``evaluate`` and ``predict`` call
+    ``reset_state()`` at the start of every pass, so every epoch and every validation starts from
+    zeros (call it yourself at the start of each pass in a loop of your own). A batch of another
+    size also starts from zeros. ``carry_state=False`` starts every window from zeros: what
+    tutorials that sample random windows do.
     """
 
     def __init__(self, model: CharLM, carry_state: bool = True) -> None:
         super().__init__()
+        if not isinstance(model, CharLM):
+            raise TypeError(f"StatefulLM wraps a CharLM, got {type(model).__name__}.")
+        check_bool("carry_state", carry_state)
         self.model, self.carry_state = model, carry_state
         self.state: State | None = None
 
     def reset_state(self) -> None:
-        """Forget the carried state: the next window starts from zeros (do this at the start of every pass)."""
+        """Forget the carried state: the next window starts from zeros (``fit`` calls this at the start of every pass)."""
         self.state = None
-
-    def train(self, mode: bool = True) -> StatefulLM:
-        self.reset_state()
-        return super().train(mode)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         state = self.state if self.carry_state else None
@@ -247,7 +240,7 @@ def evaluate_char_lm(model: CharLM, ids: torch.Tensor, batch_size: int = 16, win
     """
     if not isinstance(model, CharLM):
         raise TypeError(f"evaluate_char_lm takes a CharLM, got {type(model).__name__}.")
-    loader = StreamLoader(ids, batch_size, window, device=model.head.weight.device)
+    loader = StreamLoader(ids, batch_size, window, device=model_device(model))
     was_training = model.training
     model.eval()
     total, state = 0.0, None

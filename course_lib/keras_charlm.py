@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .arguments import check_choice
 from .scratch.rnn import cell_weights
 from .tensorflow_setup import load_tensorflow
 from .text import StreamLoader
@@ -113,8 +114,7 @@ def keras_char_lm(
     """
     keras = _keras()
     L = keras.layers
-    if cell not in ("lstm", "gru"):
-        raise ValueError(f"cell must be 'lstm' or 'gru', got {cell!r}.")
+    check_choice("cell", cell, ("lstm", "gru"))
     if stateful and batch_size is None:
         raise ValueError("A stateful Keras model needs a fixed batch_size (the number of streams), e.g. batch_size=64.")
     recurrent = L.LSTM if cell == "lstm" else L.GRU

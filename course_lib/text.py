@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from .arguments import check_number, check_whole_number
 from .data import load_tiny_shakespeare
 
 __all__ = [
@@ -119,8 +120,7 @@ def split_text(text: str | torch.Tensor, train_fraction: float = NANOGPT_TRAIN_F
     111,540 validation characters). A text is not shuffled: the validation part is a later stretch
     of the play the model has never read, which is what "generalise" means for text.
     """
-    if not isinstance(train_fraction, (int, float)) or not 0.0 < train_fraction < 1.0:
-        raise ValueError(f"train_fraction must be between 0 and 1 (nanoGPT uses 0.9), got {train_fraction!r}.")
+    check_number("train_fraction", train_fraction, above=0, below=1, why="nanoGPT trains on the first 0.9.")
     cut = int(len(text) * train_fraction)
     if cut == 0 or cut == len(text):
         raise ValueError(f"A text of {len(text)} characters is too short to split with train_fraction={train_fraction}.")
@@ -151,11 +151,6 @@ def _check_ids(ids: torch.Tensor, who: str) -> None:
         raise TypeError(f"{who} takes the text as one 1-D tensor of integer ids (vocab.encode(text)), got {described}.")
 
 
-def _check_positive(name: str, value: object) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}.")
-
-
 class StreamLoader:
     """Windows for truncated back-propagation through time: ``batch_size`` streams read in order.
 
@@ -178,8 +173,8 @@ class StreamLoader:
         device: torch.device | str | None = None,
     ) -> None:
         _check_ids(ids, "StreamLoader")
-        _check_positive("batch_size", batch_size)
-        _check_positive("window", window)
+        check_whole_number("batch_size", batch_size, 1, unit="streams")
+        check_whole_number("window", window, 1, unit="characters")
         stream_length = (len(ids) - 1) // batch_size  # every stream needs one more character for its last target
         if stream_length < 1 or (drop_last and stream_length < window):
             need = batch_size * (window if drop_last else 1) + 1
@@ -224,9 +219,9 @@ class CharWindows(Dataset):
 
     def __init__(self, ids: torch.Tensor, window: int, stride: int | None = None) -> None:
         _check_ids(ids, "CharWindows")
-        _check_positive("window", window)
+        check_whole_number("window", window, 1, unit="characters")
         stride = window if stride is None else stride
-        _check_positive("stride", stride)
+        check_whole_number("stride", stride, 1, unit="characters")
         if len(ids) < window + 1:
             raise ValueError(f"{len(ids)} characters are too few for one window of {window} (need {window + 1}).")
         self.ids, self.window, self.stride = ids.to(torch.int64), window, stride
@@ -251,7 +246,7 @@ def random_window_loader(
     generator: torch.Generator | None = None,
 ) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
     """The tutorial way: ``CharWindows`` shuffled through a ``DataLoader`` (full batches only)."""
-    _check_positive("batch_size", batch_size)
+    check_whole_number("batch_size", batch_size, 1, unit="windows")
     windows = CharWindows(ids, window, stride)
     if len(windows) < batch_size:
         raise ValueError(f"Only {len(windows)} windows of {window} characters, fewer than one batch of {batch_size}.")

@@ -115,13 +115,11 @@ def test_stateful_lm_carries_detached_state_and_resets_at_each_pass():
     second = wrapped(x[:, 5:])
     full, _ = model(x)
     torch.testing.assert_close(torch.cat([first, second], dim=1), full)
-    wrapped.eval()  # evaluate() does this: a new pass starts from zeros
+    wrapped.reset_state()  # fit, evaluate and predict do this at the start of every pass
     assert wrapped.state is None
     torch.testing.assert_close(wrapped(x[:, 5:]), model(x[:, 5:])[0])
     wrapped(x[:2, :5])  # another batch size: the old state does not fit, start afresh
     torch.testing.assert_close(wrapped(x[:, :5]), model(x[:, :5])[0])
-    wrapped.reset_state()
-    assert wrapped.state is None
     fresh = StatefulLM(model, carry_state=False)
     fresh(x[:, :5])
     assert fresh.state is None
@@ -162,9 +160,9 @@ def test_sampling_probabilities_temperature_and_top_k():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"temperature": -0.5}, "temperature must be 0 or more"),
-        ({"temperature": float("nan")}, "temperature must be a finite number"),
-        ({"temperature": "hot"}, "temperature must be a finite number"),
+        ({"temperature": -0.5}, r"temperature must be a number 0 or more; got -0.5. 0 always takes the likeliest"),
+        ({"temperature": float("nan")}, "temperature must be a number 0 or more; got nan"),
+        ({"temperature": "hot"}, "temperature must be a number"),
         ({"top_k": 0}, r"top_k must be a whole number from 1 to 4 .*got 0"),
         ({"top_k": 5}, r"top_k must be a whole number from 1 to 4"),
         ({"top_k": 2.0}, "top_k must be a whole number"),
@@ -204,8 +202,8 @@ def test_generate_is_reproducible_and_greedy_at_temperature_zero(cell):
         (("", 10), {}, ValueError, "The prompt is empty"),
         (("to be!", 10), {}, UnknownCharacterError, r"The character '!' \(position 5\) is not one of"),
         ((42, 10), {}, TypeError, "The prompt must be text"),
-        (("to be", -1), {}, ValueError, "length must be a whole number of at least 0, got -1"),
-        (("to be", 10), {"temperature": -1.0}, ValueError, "temperature must be 0 or more"),
+        (("to be", -1), {}, ValueError, "length must be a whole number of characters, 0 or more; got -1"),
+        (("to be", 10), {"temperature": -1.0}, ValueError, "temperature must be a number 0 or more"),
         (("to be", 10), {"top_k": 0}, ValueError, "top_k must be a whole number from 1 to"),
         (("to be", 10), {"top_k": 1000}, ValueError, "got 1000"),
         (("to be", 10), {"generator": 0}, TypeError, "generator must be a CPU torch.Generator"),
@@ -218,12 +216,16 @@ def test_generate_bad_input_gets_one_clear_sentence(args, kwargs, error, message
 
 def test_bad_model_arguments_and_inputs_are_refused():
     vocab = CharVocabulary(TEXT)
-    with pytest.raises(ValueError, match="cell must be 'lstm' or 'gru', got 'rnn'"):
+    with pytest.raises(ValueError, match="""cell must be "lstm" or "gru", got 'rnn'"""):
         CharLM(vocab, cell="rnn")
-    with pytest.raises(ValueError, match="hidden must be a whole number of at least 1, got 0"):
+    with pytest.raises(ValueError, match="hidden must be a whole number, 1 or more; got 0"):
         CharLM(vocab, hidden=0)
-    with pytest.raises(ValueError, match="dropout must be a probability"):
+    with pytest.raises(ValueError, match=r"dropout must be a number in \[0, 1\); got 1.0"):
         CharLM(vocab, dropout=1.0)
+    with pytest.raises(TypeError, match="StatefulLM wraps a CharLM, got Linear"):
+        StatefulLM(torch.nn.Linear(2, 2))
+    with pytest.raises(TypeError, match="carry_state must be True or False"):
+        StatefulLM(CharLM(vocab), carry_state="no")
     with pytest.raises(TypeError, match="vocab must be a CharVocabulary"):
         CharLM(65)
     model = CharLM("abc", embed=4, hidden=4, layers=1)

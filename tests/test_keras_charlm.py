@@ -93,7 +93,7 @@ def test_stream_arrays_feed_a_stateful_twin_the_loaders_windows_in_order():
 
 
 def test_twin_refuses_bad_settings():
-    with pytest.raises(ValueError, match="cell must be 'lstm' or 'gru'"):
+    with pytest.raises(ValueError, match='cell must be "lstm" or "gru"'):
         keras_char_lm(10, cell="rnn")
     with pytest.raises(ValueError, match="needs a fixed batch_size"):
         keras_char_lm(10, stateful=True)

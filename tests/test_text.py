@@ -76,7 +76,7 @@ def test_split_text_is_nanogpts_cut_of_anything_sliceable():
     assert split_text("abcdefghij") == ("abcdefghi", "j")
     train, val = split_text(torch.arange(101), train_fraction=0.5)
     assert train.tolist() == list(range(50)) and val.tolist() == list(range(50, 101))
-    with pytest.raises(ValueError, match="between 0 and 1"):
+    with pytest.raises(ValueError, match=r"train_fraction must be a number in \(0, 1\); got 1.0. nanoGPT"):
         split_text("abcdef", train_fraction=1.0)
     with pytest.raises(ValueError, match="too short"):
         split_text("ab", train_fraction=0.1)
@@ -117,7 +117,7 @@ def test_stream_loader_on_shakespeare_predicts_every_character_once(corpus):
 
 
 def test_stream_loader_refuses_bad_arguments():
-    with pytest.raises(ValueError, match="batch_size must be a whole number of at least 1, got 0"):
+    with pytest.raises(ValueError, match="batch_size must be a whole number of streams, 1 or more; got 0"):
         StreamLoader(torch.arange(10), batch_size=0, window=4)
     with pytest.raises(ValueError, match="window must be"):
         StreamLoader(torch.arange(10), batch_size=2, window=2.5)

@@ -38,6 +38,8 @@ from typing import Any
 
 import torch
 
+from ..arguments import check_choice
+
 __all__ = ["rnn_cell", "lstm_cell", "gru_cell", "run_sequence", "cell_weights"]
 
 LSTMState = tuple[torch.Tensor, torch.Tensor]
@@ -125,8 +127,7 @@ def rnn_cell(
     nonlinearity: str = "tanh",
 ) -> torch.Tensor:
     r"""One step of a plain (Elman) RNN, like ``nn.RNNCell``: :math:`h' = \tanh(W_{ih} x + b_{ih} + W_{hh} h + b_{hh})`."""
-    if nonlinearity not in _NONLINEARITIES:
-        raise ValueError(f"nonlinearity must be 'tanh' or 'relu' (the two nn.RNN offers), got {nonlinearity!r}.")
+    check_choice("nonlinearity", nonlinearity, tuple(_NONLINEARITIES), why="These are the two nn.RNN offers.")
     _check_cell_inputs("rnn_cell", "h", x, {"h": h}, w_ih, w_hh, b_ih, b_hh)
     return _NONLINEARITIES[nonlinearity](_affine(x, w_ih, b_ih) + _affine(h, w_hh, b_hh))
 
