@@ -74,6 +74,12 @@ def _check_beta(beta: float, where: str) -> None:
         raise ValueError(f"{where}: beta weighs the KL term and must be a number of 0 or more, got {beta!r}.")
 
 
+def _standard_normal_like(mu: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """Noise of ``mu``'s shape, dtype and device, drawn where ``generator`` lives (a CPU generator works for a GPU ``mu``)."""
+    device = generator.device if generator is not None else mu.device
+    return torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=device).to(mu.device)
+
+
 # ----------------------------------------------------------------------------- reparameterisation
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     r"""A sample :math:`z = \mu + \sigma\,\varepsilon`, :math:`\varepsilon \sim \mathcal N(0, I)`, with :math:`\sigma = e^{\frac12\log\sigma^2}`.
@@ -84,7 +90,7 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Gene
     :math:`\partial z/\partial\sigma = \varepsilon`). Pass a ``generator`` for repeatable noise.
     """
     _check_gaussian(mu, logvar, "reparameterize")
-    eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=mu.device)
+    eps = _standard_normal_like(mu, generator)
     return mu + torch.exp(0.5 * logvar) * eps
 
 
@@ -234,7 +240,7 @@ def importance_sampled_log_likelihood(
     std = torch.exp(0.5 * logvar)
     log_weights = []
     for _ in range(k):
-        eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=mu.device)
+        eps = _standard_normal_like(mu, generator)
         z = mu + std * eps
         log_px_given_z = log_likelihood(z)
         if not isinstance(log_px_given_z, torch.Tensor) or log_px_given_z.shape != (len(mu),):
