@@ -92,7 +92,9 @@ def _compile(model: Any, learning_rate: float, loss: Any = None) -> Any:
     return model
 
 
-def keras_autoencoder(latent_dim: int = 20, hidden: int = 400, compile: bool = True, learning_rate: float = 1e-3) -> Any:
+def keras_autoencoder(
+    latent_dim: int = 20, hidden: int = 400, compile: bool = True, learning_rate: float = 1e-3
+) -> Any:
     """The twin of ``Autoencoder``: 784 -> hidden -> latent_dim -> hidden -> 784 logits; train with ``fit(x, x)``."""
     _check_latent_dim(latent_dim, "keras_autoencoder")
     keras = _keras()
@@ -121,7 +123,8 @@ def keras_mlp_vae(
     h = L.Dense(hidden, activation="relu")(L.Flatten()(images))
     encoder = keras.Model(images, _gaussian_head(h, latent_dim), name="encoder")
     decoder = keras.Sequential(
-        [keras.Input(shape=(latent_dim,)), L.Dense(hidden, activation="relu"), L.Dense(28 * 28), L.Reshape((28, 28, 1))],
+        [keras.Input(shape=(latent_dim,)), L.Dense(hidden, activation="relu"), L.Dense(28 * 28),
+         L.Reshape((28, 28, 1))],
         name="decoder",
     )
     model = _vae_class()(encoder, decoder, beta=beta, name="mlp_vae")
@@ -138,7 +141,8 @@ def keras_conv_vae(
     """The twin of ``ConvVAE``: conv 4x4 stride 2 twice (28 -> 14 -> 7), and transposed convolutions back up."""
     _check_latent_dim(latent_dim, "keras_conv_vae")
     if len(channels) != 2:
-        raise ValueError(f"keras_conv_vae: channels gives the width of the 2 convolutions, e.g. (32, 64); got {channels!r}.")
+        raise ValueError(f"keras_conv_vae: channels gives the width of the 2 convolutions, e.g. (32, 64); "
+                         f"got {channels!r}.")
     keras = _keras()
     L = keras.layers
     c1, c2 = channels

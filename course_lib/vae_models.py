@@ -75,7 +75,7 @@ class Autoencoder(nn.Module):
 
 
 class VAE(nn.Module):
-    """What every VAE here shares: the Gaussian encoder's two heads, ``forward`` with the reparameterisation trick, ``sample``.
+    """What every VAE here shares: a Gaussian encoder, ``forward`` through the reparameterisation trick, ``sample``.
 
     A subclass builds ``encoder`` (images to features), ``to_mu`` and ``to_logvar`` (features
     to the ``latent_dim`` means and log-variances of q(z|x)), and ``decoder`` (codes to 784 logits).
@@ -141,7 +141,8 @@ class ConvVAE(VAE):
     def __init__(self, latent_dim: int = 20, channels: Sequence[int] = (32, 64)) -> None:
         super().__init__()
         if len(channels) != 2:
-            raise ValueError(f"ConvVAE: channels gives the width of the 2 convolutions, e.g. (32, 64); got {channels!r}.")
+            raise ValueError(f"ConvVAE: channels gives the width of the 2 convolutions, e.g. (32, 64); "
+                             f"got {channels!r}.")
         _check_sizes(latent_dim, channels, "ConvVAE")
         c1, c2 = channels
         self.latent_dim = latent_dim

@@ -79,7 +79,8 @@ def test_keras_autoencoder_trains_on_images_as_targets():
 
 def test_keras_bad_input():
     model = kv.keras_conv_vae(latent_dim=4, compile=False)
-    with pytest.raises(ValueError, match=r"^decode expects latent vectors of size 4, an array of shape \(N, 4\), but got "
+    with pytest.raises(ValueError, match=r"^decode expects latent vectors of size 4, an array of shape \(N, 4\), "
+                                         r"but got "
                                          r"\(4,\) \(a single vector z needs z\[None\]\)\.$"):
         model.decode(np.zeros(4, np.float32))
     with pytest.raises(ValueError, match=r"beta weighs the KL term and must be a number of 0 or more, got -0.1"):

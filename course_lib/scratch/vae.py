@@ -5,7 +5,8 @@ A VAE's encoder gives, for each image :math:`x`, a diagonal Gaussian
 gives :math:`p(x\mid z)`, one Bernoulli per pixel, as logits. Training maximises the evidence
 lower bound (证据下界, ELBO)
 
-.. math:: \log p(x) \ \ge\ \mathbb E_{q(z\mid x)}[\log p(x\mid z)] - \mathrm{KL}\big(q(z\mid x)\,\|\,\mathcal N(0, I)\big).
+.. math::
+    \log p(x) \ \ge\ \mathbb E_{q(z\mid x)}[\log p(x\mid z)] - \mathrm{KL}\big(q(z\mid x)\,\|\,\mathcal N(0, I)\big).
 
 The reduction matters and is stated once here: each term is **summed over pixels and over
 latent dimensions** (it is one log-density per image) and **averaged over the batch**.
@@ -42,7 +43,7 @@ _LOG_2PI = math.log(2.0 * math.pi)
 
 
 class VAEOutput(NamedTuple):
-    """What a VAE's ``forward`` returns: decoder logits (the input's shape) and the encoder's ``mu``, ``logvar`` ``(N, D)``."""
+    """A VAE's ``forward`` output: decoder logits (shaped like the input), the encoder's ``mu``, ``logvar`` (N, D)."""
 
     logits: torch.Tensor
     mu: torch.Tensor
@@ -75,14 +76,14 @@ def _check_beta(beta: float, where: str) -> None:
 
 
 def _standard_normal_like(mu: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    """Noise of ``mu``'s shape, dtype and device, drawn where ``generator`` lives (a CPU generator works for a GPU ``mu``)."""
+    """Noise shaped like ``mu``, drawn where ``generator`` lives (a CPU generator works for a GPU ``mu``)."""
     device = generator.device if generator is not None else mu.device
     return torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=device).to(mu.device)
 
 
 # ----------------------------------------------------------------------------- reparameterisation
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    r"""A sample :math:`z = \mu + \sigma\,\varepsilon`, :math:`\varepsilon \sim \mathcal N(0, I)`, with :math:`\sigma = e^{\frac12\log\sigma^2}`.
+    r"""A sample :math:`z = \mu + \sigma\varepsilon` of :math:`q(z\mid x)`, with :math:`\varepsilon \sim \mathcal N(0, I)`.
 
     The reparameterisation trick (重参数化技巧): the randomness sits in :math:`\varepsilon`,
     which does not depend on the encoder, so gradients flow from :math:`z` back into
@@ -101,7 +102,7 @@ def _kl_elementwise(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 
 
 def kl_to_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    r"""KL divergence (KL 散度) from :math:`\mathcal N(\mu, \operatorname{diag} e^{\log\sigma^2})` to :math:`\mathcal N(0, I)`, one number per example.
+    r"""KL divergence (KL 散度) from :math:`\mathcal N(\mu, \operatorname{diag}\sigma^2)` to :math:`\mathcal N(0, I)`.
 
     .. math:: \mathrm{KL} = \tfrac12 \sum_{d} \left(\mu_d^2 + \sigma_d^2 - 1 - \log\sigma_d^2\right)
 
@@ -151,8 +152,8 @@ def bernoulli_nll_from_logits(logits: torch.Tensor, x: torch.Tensor) -> torch.Te
         raise ValueError(f"bernoulli_nll_from_logits: logits and x must have the same shape (one logit per pixel), "
                          f"got logits {tuple(logits.shape)} and x {tuple(x.shape)}.")
     if x.dim() < 2:
-        raise ValueError(f"bernoulli_nll_from_logits: expected a batch, shape (batch, pixels...), got {tuple(x.shape)}; "
-                         "for a single image use x.unsqueeze(0).")
+        raise ValueError(f"bernoulli_nll_from_logits: expected a batch, shape (batch, pixels...), got "
+                         f"{tuple(x.shape)}; for a single image use x.unsqueeze(0).")
     if x.numel():
         low, high = (float(v) for v in torch.aminmax(x.detach()))
         if low < 0 or high > 1:
@@ -165,8 +166,8 @@ def bernoulli_nll_from_logits(logits: torch.Tensor, x: torch.Tensor) -> torch.Te
 def _unpack(output: object, x: torch.Tensor, where: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     if isinstance(output, torch.Tensor) or not isinstance(output, (tuple, list)) or len(output) != 3:
         got = "a single tensor" if isinstance(output, torch.Tensor) else f"a {type(output).__name__}"
-        raise TypeError(f"{where} expects a VAE's output (logits, mu, logvar), got {got}; a plain autoencoder's loss is "
-                        "bernoulli_nll_from_logits(logits, x).mean().")
+        raise TypeError(f"{where} expects a VAE's output (logits, mu, logvar), got {got}; "
+                        "a plain autoencoder's loss is bernoulli_nll_from_logits(logits, x).mean().")
     logits, mu, logvar = output
     _check_gaussian(mu, logvar, where)
     _check_tensor(x, "x", where)
@@ -223,9 +224,10 @@ def importance_sampled_log_likelihood(
     k: int,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    r"""An estimate of :math:`\log p(x)` from :math:`k` samples of :math:`q(z\mid x)`, one per example: shape ``(batch,)``.
+    r"""An estimate of :math:`\log p(x)` from :math:`k` samples of :math:`q(z\mid x)`: shape ``(batch,)``.
 
-    .. math:: \log p(x) \approx \log \frac1k \sum_{i=1}^k \frac{p(x\mid z_i)\,p(z_i)}{q(z_i\mid x)},\qquad z_i \sim q(z\mid x)
+    .. math::
+        \log p(x) \approx \log \frac1k \sum_{i=1}^k \frac{p(x\mid z_i)\,p(z_i)}{q(z_i\mid x)},\qquad z_i \sim q(z\mid x)
 
     computed as a log-mean-exp of the log-weights (never exponentiating a log-density of -100
     or less, which would round to 0). With ``k=1`` it is one sample of the ELBO; its average
@@ -236,7 +238,8 @@ def importance_sampled_log_likelihood(
     """
     _check_gaussian(mu, logvar, "importance_sampled_log_likelihood")
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"importance_sampled_log_likelihood: k is the number of samples, a whole number of 1 or more; got {k!r}.")
+        raise ValueError(f"importance_sampled_log_likelihood: k is the number of samples, a whole number of 1 or more; "
+                         f"got {k!r}.")
     std = torch.exp(0.5 * logvar)
     log_weights = []
     for _ in range(k):
@@ -244,9 +247,10 @@ def importance_sampled_log_likelihood(
         z = mu + std * eps
         log_px_given_z = log_likelihood(z)
         if not isinstance(log_px_given_z, torch.Tensor) or log_px_given_z.shape != (len(mu),):
-            shape = tuple(log_px_given_z.shape) if isinstance(log_px_given_z, torch.Tensor) else type(log_px_given_z).__name__
-            raise ValueError(f"importance_sampled_log_likelihood: log_likelihood(z) should return one log p(x|z) per example, "
-                             f"shape ({len(mu)},), got {shape}.")
+            is_tensor = isinstance(log_px_given_z, torch.Tensor)
+            got = tuple(log_px_given_z.shape) if is_tensor else type(log_px_given_z).__name__
+            raise ValueError(f"importance_sampled_log_likelihood: log_likelihood(z) should return one log p(x|z) per "
+                             f"example, shape ({len(mu)},), got {got}.")
         log_q = -0.5 * (eps.pow(2) + logvar + _LOG_2PI).sum(dim=1)  # log N(z; mu, std^2), with (z - mu)/std = eps
         log_weights.append(log_px_given_z + _standard_normal_log_density(z) - log_q)
     return torch.logsumexp(torch.stack(log_weights), dim=0) - math.log(k)
