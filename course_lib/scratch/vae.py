@@ -83,7 +83,7 @@ def _standard_normal_like(mu: torch.Tensor, generator: torch.Generator | None) -
 
 # ----------------------------------------------------------------------------- reparameterisation
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    r"""A sample :math:`z = \mu + \sigma\varepsilon` of :math:`q(z\mid x)`, with :math:`\varepsilon \sim \mathcal N(0, I)`.
+    r"""A sample :math:`z = \mu + \sigma\varepsilon` of :math:`q(z\mid x)`, :math:`\varepsilon \sim \mathcal N(0, I)`.
 
     The reparameterisation trick (重参数化技巧): the randomness sits in :math:`\varepsilon`,
     which does not depend on the encoder, so gradients flow from :math:`z` back into
