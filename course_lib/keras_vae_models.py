@@ -134,11 +134,12 @@ def keras_mlp_vae(
 def keras_conv_vae(
     latent_dim: int = 20,
     channels: Sequence[int] = (32, 64),
+    hidden: int | None = None,
     beta: float = 1.0,
     compile: bool = True,
     learning_rate: float = 1e-3,
 ) -> Any:
-    """The twin of ``ConvVAE``: conv 4x4 stride 2 twice (28 -> 14 -> 7), and transposed convolutions back up."""
+    """The twin of ``ConvVAE``: conv 4x4 stride 2 twice (28 -> 14 -> 7) [, a Dense layer], and back up."""
     _check_latent_dim(latent_dim, "keras_conv_vae")
     if len(channels) != 2:
         raise ValueError(f"keras_conv_vae: channels gives the width of the 2 convolutions, e.g. (32, 64); "
@@ -149,12 +150,16 @@ def keras_conv_vae(
     images = keras.Input(shape=(28, 28, 1))
     h = L.Conv2D(c1, 4, strides=2, padding="same", activation="relu")(images)  # 14 x 14 x c1
     h = L.Conv2D(c2, 4, strides=2, padding="same", activation="relu")(h)  # 7 x 7 x c2
-    encoder = keras.Model(images, _gaussian_head(L.Flatten()(h), latent_dim), name="encoder")
-    decoder = keras.Sequential(
-        [keras.Input(shape=(latent_dim,)), L.Dense(7 * 7 * c2, activation="relu"), L.Reshape((7, 7, c2)),
-         L.Conv2DTranspose(c1, 4, strides=2, padding="same", activation="relu"),  # 14 x 14 x c1
-         L.Conv2DTranspose(1, 4, strides=2, padding="same")],  # 28 x 28 x 1 logits
-        name="decoder",
-    )
+    h = L.Flatten()(h)
+    if hidden is not None:
+        h = L.Dense(hidden, activation="relu")(h)
+    encoder = keras.Model(images, _gaussian_head(h, latent_dim), name="encoder")
+    up = [keras.Input(shape=(latent_dim,))]
+    if hidden is not None:
+        up.append(L.Dense(hidden, activation="relu"))
+    up += [L.Dense(7 * 7 * c2, activation="relu"), L.Reshape((7, 7, c2)),
+           L.Conv2DTranspose(c1, 4, strides=2, padding="same", activation="relu"),  # 14 x 14 x c1
+           L.Conv2DTranspose(1, 4, strides=2, padding="same")]  # 28 x 28 x 1 logits
+    decoder = keras.Sequential(up, name="decoder")
     model = _vae_class()(encoder, decoder, beta=beta, name="conv_vae")
     return _compile(model, learning_rate) if compile else model

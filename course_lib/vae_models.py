@@ -40,10 +40,10 @@ def _check_latent(z: torch.Tensor, latent_dim: int, model: str) -> None:
                          f"(N, {latent_dim}), but got {got} (a single vector z needs z.unsqueeze(0)).")
 
 
-def _check_sizes(latent_dim: int, widths: Sequence[int], model: str) -> None:
-    for name, value in (("latent_dim", latent_dim), *((f"width {w!r}", w) for w in widths)):
+def _check_sizes(model: str, **sizes: int | None) -> None:
+    for name, value in sizes.items():
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{model}: {name.split()[0]} must be a positive whole number, got {value!r}.")
+            raise ValueError(f"{model}: {name} must be a positive whole number, got {value!r}.")
 
 
 class Autoencoder(nn.Module):
@@ -55,7 +55,7 @@ class Autoencoder(nn.Module):
 
     def __init__(self, latent_dim: int = 20, hidden: int = 400) -> None:
         super().__init__()
-        _check_sizes(latent_dim, (hidden,), "Autoencoder")
+        _check_sizes("Autoencoder", latent_dim=latent_dim, hidden=hidden)
         self.latent_dim = latent_dim
         self.encoder = nn.Sequential(nn.Flatten(), nn.Linear(PIXELS, hidden), nn.ReLU(), nn.Linear(hidden, latent_dim))
         self.decoder = nn.Sequential(nn.Linear(latent_dim, hidden), nn.ReLU(), nn.Linear(hidden, PIXELS))
@@ -121,7 +121,7 @@ class MLPVAE(VAE):
 
     def __init__(self, latent_dim: int = 20, hidden: int = 400) -> None:
         super().__init__()
-        _check_sizes(latent_dim, (hidden,), "MLPVAE")
+        _check_sizes("MLPVAE", latent_dim=latent_dim, hidden=hidden)
         self.latent_dim = latent_dim
         self.encoder = nn.Sequential(nn.Flatten(), nn.Linear(PIXELS, hidden), nn.ReLU())
         self.to_mu = nn.Linear(hidden, latent_dim)
@@ -133,28 +133,39 @@ class ConvVAE(VAE):
     """A small convolutional VAE: two stride-2 convolutions down (28 -> 14 -> 7), two transposed ones up.
 
     Encoder: conv 4x4 stride 2 (``channels[0]``) -> ReLU -> conv 4x4 stride 2 (``channels[1]``)
-    -> ReLU -> flatten -> (mu, logvar). Decoder: linear -> ``channels[1]`` x 7 x 7 -> transposed conv
-    4x4 stride 2 -> ReLU -> transposed conv 4x4 stride 2 -> logits. Convolutions share weights across
-    the image, so it models strokes better than the MLP with fewer parameters.
+    -> ReLU -> flatten [-> ``hidden`` -> ReLU] -> (mu, logvar). Decoder: the mirror image, ending in a
+    transposed convolution to 1 x 28 x 28 logits. ``hidden=None`` leaves out the fully connected
+    layer. Convolutions share weights across the image, so strokes are modelled with few parameters.
     """
 
-    def __init__(self, latent_dim: int = 20, channels: Sequence[int] = (32, 64)) -> None:
+    def __init__(self, latent_dim: int = 20, channels: Sequence[int] = (32, 64), hidden: int | None = None) -> None:
         super().__init__()
         if len(channels) != 2:
             raise ValueError(f"ConvVAE: channels gives the width of the 2 convolutions, e.g. (32, 64); "
                              f"got {channels!r}.")
-        _check_sizes(latent_dim, channels, "ConvVAE")
         c1, c2 = channels
+        _check_sizes("ConvVAE", latent_dim=latent_dim, channels=c1)
+        _check_sizes("ConvVAE", channels=c2)
+        if hidden is not None:
+            _check_sizes("ConvVAE", hidden=hidden)
+        features = c2 * 7 * 7
         self.latent_dim = latent_dim
-        self.encoder = nn.Sequential(
+        encoder: list[nn.Module] = [
             nn.Conv2d(1, c1, 4, stride=2, padding=1), nn.ReLU(),  # c1 x 14 x 14
             nn.Conv2d(c1, c2, 4, stride=2, padding=1), nn.ReLU(),  # c2 x 7 x 7
             nn.Flatten(),
-        )
-        self.to_mu = nn.Linear(c2 * 7 * 7, latent_dim)
-        self.to_logvar = nn.Linear(c2 * 7 * 7, latent_dim)
+        ]
+        decoder: list[nn.Module] = []
+        if hidden is not None:
+            encoder += [nn.Linear(features, hidden), nn.ReLU()]
+            decoder += [nn.Linear(latent_dim, hidden), nn.ReLU()]
+        head_width = hidden if hidden is not None else features
+        self.encoder = nn.Sequential(*encoder)
+        self.to_mu = nn.Linear(head_width, latent_dim)
+        self.to_logvar = nn.Linear(head_width, latent_dim)
         self.decoder = nn.Sequential(
-            nn.Linear(latent_dim, c2 * 7 * 7), nn.ReLU(),
+            *decoder,
+            nn.Linear(hidden if hidden is not None else latent_dim, features), nn.ReLU(),
             nn.Unflatten(1, (c2, 7, 7)),
             nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1), nn.ReLU(),  # c1 x 14 x 14
             nn.ConvTranspose2d(c1, 1, 4, stride=2, padding=1),  # 1 x 28 x 28 logits

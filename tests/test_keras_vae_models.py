@@ -24,6 +24,8 @@ def _nchw(array):
         (lambda: MLPVAE(latent_dim=2, hidden=64), lambda: kv.keras_mlp_vae(latent_dim=2, hidden=64, compile=False)),
         (lambda: ConvVAE(), lambda: kv.keras_conv_vae(compile=False)),
         (lambda: ConvVAE(latent_dim=3, channels=(8, 16)), lambda: kv.keras_conv_vae(3, (8, 16), compile=False)),
+        (lambda: ConvVAE(channels=(8, 16), hidden=32),
+         lambda: kv.keras_conv_vae(channels=(8, 16), hidden=32, compile=False)),
     ],
 )
 def test_twins_have_the_same_parameter_counts_and_output_shapes(torch_model, keras_model):

@@ -62,11 +62,15 @@ def test_vae_forward_returns_logits_and_the_gaussian_with_a_reparameterised_samp
 def test_conv_vae_sizes():
     model = ConvVAE()
     assert count_parameters(model) == 258_025
+    assert count_parameters(ConvVAE(hidden=256)) - 258_025 == (3136 * 256 + 256) * 2 + 256 * 20 * 3 - 3136 * 20 * 3
+    assert ConvVAE(hidden=16)(torch.rand(2, 1, 28, 28)).logits.shape == (2, 1, 28, 28)
     assert model.decode(torch.zeros(3, 20)).shape == (3, 1, 28, 28)
     with pytest.raises(ValueError, match=r"channels gives the width of the 2 convolutions"):
         ConvVAE(channels=(8, 16, 32))
     with pytest.raises(ValueError, match=r"latent_dim must be a positive whole number, got 0"):
         MLPVAE(latent_dim=0)
+    with pytest.raises(ValueError, match=r"ConvVAE: hidden must be a positive whole number, got -5"):
+        ConvVAE(hidden=-5)
 
 
 def test_autoencoder_encodes_and_decodes():
