@@ -1,4 +1,7 @@
 """course_lib.keras_vae_models: twins of the PyTorch models, the same loss, and a VAE that trains with Keras' fit."""
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -91,3 +94,10 @@ def test_keras_bad_input():
         kv.keras_autoencoder(latent_dim=0)
     with pytest.raises(ValueError, match=r"channels gives the width of the 2 convolutions"):
         kv.keras_conv_vae(channels=(8,))
+
+
+def test_importing_the_vae_modules_does_not_import_tensorflow():
+    code = ("import sys, course_lib.keras_vae_models, course_lib.vae_models, course_lib.scratch.vae; "
+            "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
