@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 from typing import Any, Sequence
 
+from .arguments import check_whole_number
 from .scratch.vae import _check_beta
 from .tensorflow_setup import load_tensorflow
 
@@ -38,11 +39,6 @@ def bernoulli_nll_loss(x: Any, logits: Any) -> Any:
     return ops.sum(ops.reshape(per_pixel, (ops.shape(per_pixel)[0], -1)), axis=1)
 
 
-def _check_latent_dim(latent_dim: int, where: str) -> None:
-    if isinstance(latent_dim, bool) or not isinstance(latent_dim, int) or latent_dim < 1:
-        raise ValueError(f"{where}: latent_dim must be a positive whole number, got {latent_dim!r}.")
-
-
 @functools.cache
 def _vae_class() -> type:
     """The Keras VAE class, defined on first use so that importing this module does not import TensorFlow."""
@@ -54,7 +50,7 @@ def _vae_class() -> type:
 
         def __init__(self, encoder: Any, decoder: Any, beta: float = 1.0, **kwargs: Any) -> None:
             super().__init__(**kwargs)
-            _check_beta(beta, type(self).__name__)
+            _check_beta(beta)
             self.encoder, self.decoder, self.beta = encoder, decoder, float(beta)
             self.latent_dim = int(decoder.input_shape[-1])
             self.noise_seed = keras.random.SeedGenerator()
@@ -96,7 +92,7 @@ def keras_autoencoder(
     latent_dim: int = 20, hidden: int = 400, compile: bool = True, learning_rate: float = 1e-3
 ) -> Any:
     """The twin of ``Autoencoder``: 784 -> hidden -> latent_dim -> hidden -> 784 logits; train with ``fit(x, x)``."""
-    _check_latent_dim(latent_dim, "keras_autoencoder")
+    check_whole_number("latent_dim", latent_dim, 1)
     keras = _keras()
     L = keras.layers
     model = keras.Sequential(
@@ -116,7 +112,8 @@ def keras_mlp_vae(
     latent_dim: int = 20, hidden: int = 400, beta: float = 1.0, compile: bool = True, learning_rate: float = 1e-3
 ) -> Any:
     """The twin of ``MLPVAE`` (784-400-20, 652,824 parameters); train with ``model.fit(x, epochs=...)``, no targets."""
-    _check_latent_dim(latent_dim, "keras_mlp_vae")
+    check_whole_number("latent_dim", latent_dim, 1)
+    _check_beta(beta)
     keras = _keras()
     L = keras.layers
     images = keras.Input(shape=(28, 28, 1))
@@ -140,7 +137,8 @@ def keras_conv_vae(
     learning_rate: float = 1e-3,
 ) -> Any:
     """The twin of ``ConvVAE``: conv 4x4 stride 2 twice (28 -> 14 -> 7) [, a Dense layer], and back up."""
-    _check_latent_dim(latent_dim, "keras_conv_vae")
+    check_whole_number("latent_dim", latent_dim, 1)
+    _check_beta(beta)
     if len(channels) != 2:
         raise ValueError(f"keras_conv_vae: channels gives the width of the 2 convolutions, e.g. (32, 64); "
                          f"got {channels!r}.")

@@ -18,6 +18,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from .arguments import check_whole_number
+from .device import model_device
 from .scratch.vae import VAEOutput, bernoulli_nll_from_logits, importance_sampled_log_likelihood, reparameterize
 
 __all__ = ["Autoencoder", "VAE", "MLPVAE", "ConvVAE", "estimate_log_likelihood"]
@@ -40,11 +42,6 @@ def _check_latent(z: torch.Tensor, latent_dim: int, model: str) -> None:
                          f"(N, {latent_dim}), but got {got} (a single vector z needs z.unsqueeze(0)).")
 
 
-def _check_sizes(model: str, **sizes: int | None) -> None:
-    for name, value in sizes.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{model}: {name} must be a positive whole number, got {value!r}.")
-
 
 class Autoencoder(nn.Module):
     """A plain autoencoder: image -> ``hidden`` -> code of ``latent_dim`` numbers -> ``hidden`` -> image logits.
@@ -55,7 +52,8 @@ class Autoencoder(nn.Module):
 
     def __init__(self, latent_dim: int = 20, hidden: int = 400) -> None:
         super().__init__()
-        _check_sizes("Autoencoder", latent_dim=latent_dim, hidden=hidden)
+        check_whole_number("latent_dim", latent_dim, 1)
+        check_whole_number("hidden", hidden, 1, unit="units")
         self.latent_dim = latent_dim
         self.encoder = nn.Sequential(nn.Flatten(), nn.Linear(PIXELS, hidden), nn.ReLU(), nn.Linear(hidden, latent_dim))
         self.decoder = nn.Sequential(nn.Linear(latent_dim, hidden), nn.ReLU(), nn.Linear(hidden, PIXELS))
@@ -105,10 +103,8 @@ class VAE(nn.Module):
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n`` new images: codes drawn from the prior N(0, I), decoded to pixel probabilities ``(n, 1, 28, 28)``."""
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"sample: n is how many images to draw, a whole number of 1 or more; got {n!r}.")
-        device = next(self.parameters()).device
-        z = torch.randn(n, self.latent_dim, generator=generator).to(device)
+        check_whole_number("n", n, 1, unit="images")
+        z = torch.randn(n, self.latent_dim, generator=generator).to(model_device(self))
         return torch.sigmoid(self.decode(z))
 
 
@@ -121,7 +117,8 @@ class MLPVAE(VAE):
 
     def __init__(self, latent_dim: int = 20, hidden: int = 400) -> None:
         super().__init__()
-        _check_sizes("MLPVAE", latent_dim=latent_dim, hidden=hidden)
+        check_whole_number("latent_dim", latent_dim, 1)
+        check_whole_number("hidden", hidden, 1, unit="units")
         self.latent_dim = latent_dim
         self.encoder = nn.Sequential(nn.Flatten(), nn.Linear(PIXELS, hidden), nn.ReLU())
         self.to_mu = nn.Linear(hidden, latent_dim)
@@ -144,10 +141,11 @@ class ConvVAE(VAE):
             raise ValueError(f"ConvVAE: channels gives the width of the 2 convolutions, e.g. (32, 64); "
                              f"got {channels!r}.")
         c1, c2 = channels
-        _check_sizes("ConvVAE", latent_dim=latent_dim, channels=c1)
-        _check_sizes("ConvVAE", channels=c2)
+        check_whole_number("latent_dim", latent_dim, 1)
+        check_whole_number("channels[0]", c1, 1, unit="channels")
+        check_whole_number("channels[1]", c2, 1, unit="channels")
         if hidden is not None:
-            _check_sizes("ConvVAE", hidden=hidden)
+            check_whole_number("hidden", hidden, 1, unit="units")
         features = c2 * 7 * 7
         self.latent_dim = latent_dim
         encoder: list[nn.Module] = [
@@ -184,10 +182,9 @@ def estimate_log_likelihood(
     """
     if not isinstance(model, VAE):
         raise TypeError(f"estimate_log_likelihood needs a VAE (MLPVAE, ConvVAE), got a {type(model).__name__}.")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive whole number, got {batch_size!r}.")
+    check_whole_number("batch_size", batch_size, 1, unit="images")
     _check_images(images, "estimate_log_likelihood")
-    device = next(model.parameters()).device
+    device = model_device(model)
     was_training = model.training
     model.eval()
     estimates = []

@@ -145,7 +145,7 @@ def test_bernoulli_nll_refuses_bad_inputs():
         V.bernoulli_nll_from_logits(torch.zeros(2, 3), torch.tensor([[0.0, 255.0, 1.0]] * 2))
     with pytest.raises(ValueError, match=r"expected a batch.*unsqueeze\(0\)"):
         V.bernoulli_nll_from_logits(torch.zeros(784), torch.zeros(784))
-    with pytest.raises(TypeError, match="x should be a floating-point tensor, got torch.uint8"):
+    with pytest.raises(TypeError, match=r"x should be a floating-point tensor \(float32 or float64\), got torch.uint8"):
         V.bernoulli_nll_from_logits(torch.zeros(2, 3), torch.zeros(2, 3, dtype=torch.uint8))
 
 
@@ -194,7 +194,7 @@ def test_pixel_mean_bug_shrinks_only_the_reconstruction():
 def test_vae_loss_refuses_bad_input(loss):
     out, x = _output(3)
     for beta in (-0.5, float("nan"), "1", True):
-        with pytest.raises(ValueError, match=r"beta weighs the KL term and must be a number of 0 or more, got"):
+        with pytest.raises(ValueError, match=r"^beta, the weight of the KL term, must be a number 0 or more; got"):
             loss(out, x, beta=beta)
     with pytest.raises(TypeError, match=r"\(logits, mu, logvar\), got a single tensor.*autoencoder"):
         loss(out.logits, x)
@@ -270,7 +270,7 @@ def test_importance_sampling_is_stable_for_very_negative_log_likelihoods():
 def test_importance_sampling_refuses_bad_input():
     mu, logvar = torch.zeros(2, 3), torch.zeros(2, 3)
     for k in (0, 2.5, True):
-        with pytest.raises(ValueError, match=r"k is the number of samples, a whole number of 1 or more"):
+        with pytest.raises(ValueError, match=r"^k must be a whole number of samples, 1 or more; got"):
             V.importance_sampled_log_likelihood(mu, logvar, lambda z: z.sum(1), k)
     with pytest.raises(ValueError, match=r"one log p\(x\|z\) per example, shape \(2,\), got \(2, 3\)"):
         V.importance_sampled_log_likelihood(mu, logvar, lambda z: z, 3)

@@ -21,11 +21,12 @@ check each piece against ``torch.distributions`` and Monte-Carlo estimates.
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Callable, NamedTuple
 
 import torch
 import torch.nn.functional as F
+
+from ..arguments import check_float_tensor, check_number, check_whole_number
 
 __all__ = [
     "VAEOutput",
@@ -51,17 +52,10 @@ class VAEOutput(NamedTuple):
 
 
 # ----------------------------------------------------------------------------- checks
-def _check_tensor(t: object, name: str, where: str) -> None:
-    if not isinstance(t, torch.Tensor):
-        raise TypeError(f"{where}: {name} should be a torch.Tensor, got a {type(t).__name__}.")
-    if not torch.is_floating_point(t):
-        raise TypeError(f"{where}: {name} should be a floating-point tensor, got {t.dtype}; convert it with .float().")
-
-
 def _check_gaussian(mu: torch.Tensor, logvar: torch.Tensor, where: str) -> None:
     """``mu`` and ``logvar`` are both ``(batch, latent_dim)`` float tensors of the same shape."""
-    _check_tensor(mu, "mu", where)
-    _check_tensor(logvar, "logvar", where)
+    check_float_tensor(mu, "mu", where)
+    check_float_tensor(logvar, "logvar", where)
     if mu.dim() != 2:
         raise ValueError(f"{where}: mu should have shape (batch, latent_dim), got {tuple(mu.shape)}; "
                          "for a single example use mu.unsqueeze(0).")
@@ -70,9 +64,8 @@ def _check_gaussian(mu: torch.Tensor, logvar: torch.Tensor, where: str) -> None:
                          f"latent dimension), got mu {tuple(mu.shape)} and logvar {tuple(logvar.shape)}.")
 
 
-def _check_beta(beta: float, where: str) -> None:
-    if isinstance(beta, bool) or not isinstance(beta, numbers.Real) or not beta >= 0:
-        raise ValueError(f"{where}: beta weighs the KL term and must be a number of 0 or more, got {beta!r}.")
+def _check_beta(beta: float) -> None:
+    check_number("beta, the weight of the KL term,", beta, at_least=0)
 
 
 def _standard_normal_like(mu: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
@@ -129,7 +122,7 @@ def active_units(mu: torch.Tensor, threshold: float = 0.01) -> int:
     Burda et al. (2016) count dimension :math:`d` as active when :math:`\operatorname{Var}_x \mu_d(x) > 0.01`;
     ``mu`` is the encoder's means for many inputs, shape ``(batch, latent_dim)``.
     """
-    _check_tensor(mu, "mu", "active_units")
+    check_float_tensor(mu, "mu", "active_units")
     if mu.dim() != 2 or len(mu) < 2:
         raise ValueError(f"active_units: mu should be the means of at least 2 examples, shape (batch, latent_dim); "
                          f"got {tuple(mu.shape)}.")
@@ -146,8 +139,8 @@ def bernoulli_nll_from_logits(logits: torch.Tensor, x: torch.Tensor) -> torch.Te
     values). Grey-level :math:`x \in [0, 1]` is allowed: it is the binary cross-entropy PyTorch's
     examples/vae sums (strictly a likelihood only for binary :math:`x`).
     """
-    _check_tensor(logits, "logits", "bernoulli_nll_from_logits")
-    _check_tensor(x, "x", "bernoulli_nll_from_logits")
+    check_float_tensor(logits, "logits", "bernoulli_nll_from_logits")
+    check_float_tensor(x, "x", "bernoulli_nll_from_logits")
     if logits.shape != x.shape:
         raise ValueError(f"bernoulli_nll_from_logits: logits and x must have the same shape (one logit per pixel), "
                          f"got logits {tuple(logits.shape)} and x {tuple(x.shape)}.")
@@ -170,7 +163,7 @@ def _unpack(output: object, x: torch.Tensor, where: str) -> tuple[torch.Tensor, 
                         "a plain autoencoder's loss is bernoulli_nll_from_logits(logits, x).mean().")
     logits, mu, logvar = output
     _check_gaussian(mu, logvar, where)
-    _check_tensor(x, "x", where)
+    check_float_tensor(x, "x", where)
     if len(mu) != len(x):
         raise ValueError(f"{where}: {len(x)} images but {len(mu)} latent codes; the encoder's mu and the batch x must "
                          "have the same length.")
@@ -193,7 +186,7 @@ def vae_loss(output: VAEOutput | tuple, x: torch.Tensor, beta: float = 1.0) -> d
     ``output`` is ``(logits, mu, logvar)`` as a VAE's forward returns it, so ``fit(model, loader,
     vae_loss, ...)`` works with batches of ``(images, images)``.
     """
-    _check_beta(beta, "vae_loss")
+    _check_beta(beta)
     logits, mu, logvar = _unpack(output, x, "vae_loss")
     return _loss_parts(bernoulli_nll_from_logits(logits, x), _kl_elementwise(mu, logvar).sum(dim=1), beta)
 
@@ -206,7 +199,7 @@ def vae_loss_pixel_mean(output: VAEOutput | tuple, x: torch.Tensor, beta: float 
     the KL term does not, as if beta were 784. Kept so chapter 09 can show the blurry,
     identical digits it produces; train with ``vae_loss``.
     """
-    _check_beta(beta, "vae_loss_pixel_mean")
+    _check_beta(beta)
     logits, mu, logvar = _unpack(output, x, "vae_loss_pixel_mean")
     pixels = x[0].numel()
     return _loss_parts(bernoulli_nll_from_logits(logits, x) / pixels, _kl_elementwise(mu, logvar).sum(dim=1), beta)
@@ -237,9 +230,7 @@ def importance_sampled_log_likelihood(
     ``(batch, latent_dim)`` sample, shape ``(batch,)``, e.g. ``lambda z: -bernoulli_nll_from_logits(decode(z), x)``.
     """
     _check_gaussian(mu, logvar, "importance_sampled_log_likelihood")
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"importance_sampled_log_likelihood: k is the number of samples, a whole number of 1 or more; "
-                         f"got {k!r}.")
+    check_whole_number("k", k, 1, unit="samples")
     std = torch.exp(0.5 * logvar)
     log_weights = []
     for _ in range(k):
