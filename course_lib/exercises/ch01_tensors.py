@@ -12,7 +12,7 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from ..widgets.broadcasting import broadcast_shapes_explained
+from ..scratch.broadcasting import broadcast_shapes_explained
 from .core import Incorrect, exercise, expect_close, expect_shape, require_tensor
 
 __all__ = [
