@@ -11,15 +11,19 @@ Each transform is a callable object, so it plugs straight into the loader::
 
 Random numbers come from ``generator`` (a CPU ``torch.Generator``) when given, else from
 torch's global generator; either way ``seed_everything`` makes a run repeat exactly.
+
+``shift_image`` is the deterministic shift (every image the same number of pixels): chapter 06 uses
+it to measure what a shift does to an MLP, chapter 07 to show that convolutions follow a shift.
 """
 from __future__ import annotations
 
 import math
+import operator
 
 import torch
 import torch.nn.functional as F
 
-__all__ = ["RandomShift", "RandomAffine"]
+__all__ = ["shift_image", "RandomShift", "RandomAffine"]
 
 
 def _check_images(images: torch.Tensor) -> None:
@@ -28,6 +32,46 @@ def _check_images(images: torch.Tensor) -> None:
         raise ValueError(f"Augmentations work on a batch of images (N, C, H, W), got {shape}.")
     if not images.is_floating_point():
         raise TypeError(f"Augmentations expect float images (e.g. values in [0, 1]), got dtype {images.dtype}.")
+
+
+def _shifted(images: torch.Tensor, dx: torch.Tensor, dy: torch.Tensor, fill: float, pad: int) -> torch.Tensor:
+    """Image ``i`` of ``(N, C, H, W)`` moved ``dx[i]`` pixels right and ``dy[i]`` down, the border ``fill``.
+
+    Pad every side by ``pad`` (at least the largest shift), then read each output pixel from where it
+    came: one indexing operation for the whole batch, on the images' device.
+    """
+    n, _, h, w = images.shape
+    padded = F.pad(images, (pad, pad, pad, pad), value=fill)
+    rows = (pad - dy.to(images.device))[:, None] + torch.arange(h, device=images.device)  # (N, H)
+    cols = (pad - dx.to(images.device))[:, None] + torch.arange(w, device=images.device)  # (N, W)
+    batch = torch.arange(n, device=images.device)[:, None, None]
+    shifted = padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]]  # (N, H, W, C)
+    return shifted.permute(0, 3, 1, 2).contiguous()
+
+
+def shift_image(images: torch.Tensor, dx: int = 0, dy: int = 0, fill: float = 0.0) -> torch.Tensor:
+    """``images`` moved ``dx`` pixels right and ``dy`` down (negative: left, up); the uncovered border is ``fill``.
+
+    One image ``(C, H, W)`` or a batch ``(N, C, H, W)``, every image moved the same way. For
+    normalised images pass the background's value as ``fill`` (for MNIST ``-MNIST_MEAN / MNIST_STD``),
+    or the border shows as a band that is not in any real digit.
+    """
+    if not isinstance(images, torch.Tensor) or images.ndim not in (3, 4):
+        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+        raise ValueError(f"shift_image expects one image (C, H, W) or a batch (N, C, H, W), got {shape}.")
+    try:
+        if isinstance(dx, bool) or isinstance(dy, bool):
+            raise TypeError
+        dx, dy = operator.index(dx), operator.index(dy)
+    except TypeError:
+        raise TypeError(f"dx and dy are whole numbers of pixels, got dx={dx!r}, dy={dy!r}.") from None
+    h, w = images.shape[-2:]
+    if abs(dx) >= w or abs(dy) >= h:
+        raise ValueError(f"a shift of ({dx}, {dy}) pixels moves a {h}x{w} image out of view.")
+    batch = images if images.ndim == 4 else images[None]
+    n = len(batch)
+    moved = _shifted(batch, torch.full((n,), dx), torch.full((n,), dy), fill, pad=max(abs(dx), abs(dy)))
+    return moved if images.ndim == 4 else moved[0]
 
 
 class RandomShift:
@@ -47,16 +91,11 @@ class RandomShift:
         _check_images(images)
         if self.max_shift == 0:
             return images
-        n, _, h, w = images.shape
         s = self.max_shift
-        padded = F.pad(images, (s, s, s, s), value=self.fill)
-        # Random offsets on the CPU (a CPU generator), then one indexing operation on the images' device.
-        offsets = torch.randint(0, 2 * s + 1, (n, 2), generator=self.generator).to(images.device)
-        rows = offsets[:, 0, None] + torch.arange(h, device=images.device)  # (N, H)
-        cols = offsets[:, 1, None] + torch.arange(w, device=images.device)  # (N, W)
-        batch = torch.arange(n, device=images.device)[:, None, None]
-        shifted = padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]]  # (N, H, W, C)
-        return shifted.permute(0, 3, 1, 2).contiguous()
+        # Random offsets on the CPU (a CPU generator): a crop of the padded image at (row, column) offset o
+        # is the image moved by s - o.
+        offsets = torch.randint(0, 2 * s + 1, (len(images), 2), generator=self.generator)
+        return _shifted(images, dx=s - offsets[:, 1], dy=s - offsets[:, 0], fill=self.fill, pad=s)
 
     def __repr__(self) -> str:
         return f"RandomShift(max_shift={self.max_shift}, fill={self.fill})"

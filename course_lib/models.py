@@ -13,7 +13,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
-__all__ = ["MLP", "LeNet5", "SmallCNN", "count_parameters", "init_weights", "INIT_SCHEMES", "activation_stats"]
+__all__ = ["MLP", "LeNet5", "SmallCNN", "count_parameters", "init_std", "init_weights", "INIT_SCHEMES",
+           "activation_stats"]
 
 
 class MLP(nn.Module):
@@ -115,44 +116,74 @@ def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
 INIT_SCHEMES = ("kaiming", "xavier", "normal-0.01", "normal-1", "zeros", "pytorch-default")
 
 
-@torch.no_grad()
-def init_weights(model: nn.Module, scheme: str = "kaiming", seed: int | None = None) -> nn.Module:
-    """Re-initialise every Linear and Conv2d layer of ``model`` and return it; biases start at 0.
+def init_std(scheme: str, fan_in: int, fan_out: int | None = None) -> float:
+    """The standard deviation of the normal distribution ``scheme`` draws a layer's weights from.
 
-    - ``"kaiming"``: normal with std sqrt(2 / fan_in), right for ReLU (He et al., 2015).
-    - ``"xavier"``: normal with std sqrt(2 / (fan_in + fan_out)), right for tanh (Glorot & Bengio, 2010).
-    - ``"normal-<std>"``, e.g. ``"normal-0.01"``: every weight from N(0, std^2), whatever the layer size.
-    - ``"zeros"``: all weights 0 (every unit stays identical: a classic mistake, shown on purpose).
-    - ``"pytorch-default"``: what ``nn.Linear``/``nn.Conv2d`` do by themselves (uniform, Kaiming-style).
+    - ``"kaiming"``: sqrt(2 / fan_in), right for ReLU (He et al., 2015): it makes up for ReLU zeroing half its inputs.
+    - ``"xavier"``: sqrt(2 / (fan_in + fan_out)), right for tanh (Glorot & Bengio, 2010); for a square
+      layer (``fan_out`` left out, taken equal to ``fan_in``) that is sqrt(1 / fan_in).
+    - ``"normal-<std>"``, e.g. ``"normal-0.01"``: that std, whatever the layer size.
+    - ``"zeros"``: 0.
+
+    ``init_weights`` and chapter 03's vanishing-gradient experiment both draw from this one definition.
+    ``"pytorch-default"`` has no entry: ``nn.Linear`` draws its weights from a uniform distribution.
     """
-    if scheme == "pytorch-default":
-        std = None
-    elif scheme.startswith("normal-"):
+    if isinstance(fan_in, bool) or not isinstance(fan_in, int) or fan_in < 1:
+        raise ValueError(f"fan_in is the number of inputs of one unit (1 or more), got {fan_in!r}.")
+    fan_out = fan_in if fan_out is None else fan_out
+    if isinstance(fan_out, bool) or not isinstance(fan_out, int) or fan_out < 1:
+        raise ValueError(f"fan_out is the number of units a layer feeds (1 or more), got {fan_out!r}.")
+    if scheme == "kaiming":
+        return math.sqrt(2.0 / fan_in)
+    if scheme == "xavier":
+        return math.sqrt(2.0 / (fan_in + fan_out))
+    if scheme == "zeros":
+        return 0.0
+    if isinstance(scheme, str) and scheme.startswith("normal-"):
         try:
             std = float(scheme.split("-", 1)[1])
         except ValueError:
             std = -1.0
-        if not std > 0:
-            raise ValueError(f"In {scheme!r} the part after 'normal-' must be a positive standard deviation, e.g. 'normal-0.01'.")
-    elif scheme not in ("kaiming", "xavier", "zeros"):
-        raise ValueError(f"Unknown initialisation scheme {scheme!r}; choose one of {', '.join(INIT_SCHEMES)} (or 'normal-<std>').")
+        if not 0 < std < math.inf:
+            raise ValueError(
+                f"In {scheme!r} the part after 'normal-' must be a positive standard deviation, e.g. 'normal-0.01'.")
+        return std
+    if scheme == "pytorch-default":
+        raise ValueError("'pytorch-default' is not a normal distribution: nn.Linear and nn.Conv2d draw their weights "
+                         "from a uniform one. Use init_weights(model, 'pytorch-default'), or a normal scheme here.")
+    choices = ", ".join(s for s in INIT_SCHEMES if s != "pytorch-default")
+    raise ValueError(f"Unknown initialisation scheme {scheme!r}; choose one of {choices} (or 'normal-<std>').")
+
+
+@torch.no_grad()
+def init_weights(model: nn.Module, scheme: str = "kaiming", seed: int | None = None) -> nn.Module:
+    """Re-initialise every Linear and Conv2d layer of ``model`` and return it.
+
+    ``scheme`` is one of ``init_std``'s (``"kaiming"``, ``"xavier"``, ``"normal-<std>"``, ``"zeros"``):
+    weights from a normal distribution with that std, biases 0. ``"zeros"`` makes every unit of a
+    layer identical for ever: a classic mistake, shown on purpose. ``"pytorch-default"`` draws weights
+    and biases as ``nn.Linear``/``nn.Conv2d`` do by themselves (uniform, Kaiming-style).
+
+    ``seed`` draws every layer from one ``torch.Generator`` seeded once: the same model twice, each
+    layer different from the next, and torch's global random numbers left untouched.
+    """
+    if scheme != "pytorch-default":
+        init_std(scheme, 1)  # refuse an unknown scheme before touching any layer
     generator = torch.Generator().manual_seed(seed) if seed is not None else None
     for module in model.modules():
         if not isinstance(module, (nn.Linear, nn.Conv2d)):
             continue
         weight = module.weight
-        if scheme == "pytorch-default":
-            if generator is not None:
-                torch.manual_seed(seed)
-            module.reset_parameters()
+        fan_in = weight[0].numel()
+        if scheme == "pytorch-default":  # what reset_parameters() does, drawn from our generator
+            nn.init.kaiming_uniform_(weight, a=math.sqrt(5), generator=generator)
+            if module.bias is not None:
+                bound = 1 / math.sqrt(fan_in)
+                nn.init.uniform_(module.bias, -bound, bound, generator=generator)
             continue
-        fan_out, fan_in = weight.shape[0], weight[0].numel()
-        receptive = weight[0, 0].numel()
-        if scheme == "kaiming":
-            std = math.sqrt(2.0 / fan_in)
-        elif scheme == "xavier":
-            std = math.sqrt(2.0 / (fan_in + fan_out * receptive))
-        if scheme == "zeros":
+        fan_out = weight.shape[0] * weight[0, 0].numel()  # a convolution's unit feeds its kernel's positions
+        std = init_std(scheme, fan_in, fan_out)
+        if std == 0:
             weight.zero_()
         else:
             weight.copy_(torch.randn(weight.shape, generator=generator) * std)

@@ -2,7 +2,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from course_lib.augment import RandomAffine, RandomShift
+from course_lib.augment import RandomAffine, RandomShift, shift_image
 from course_lib.data import TensorBatchLoader
 
 
@@ -66,3 +66,45 @@ def test_errors():
         RandomShift(-1)
     with pytest.raises(ValueError, match="scale is a range"):
         RandomAffine(scale=(1.2, 0.8))
+
+
+def test_shift_image_moves_pixels_and_fills_the_border():
+    image = torch.arange(1, 17, dtype=torch.float32).reshape(1, 4, 4)
+    right = shift_image(image, dx=1)
+    assert torch.equal(right[0, :, 1:], image[0, :, :3]) and torch.all(right[0, :, 0] == 0)
+    up = shift_image(image, dy=-2, fill=-1.0)
+    assert torch.equal(up[0, :2], image[0, 2:]) and torch.all(up[0, 2:] == -1)
+    assert torch.equal(shift_image(image), image) and shift_image(image) is not image
+    assert torch.equal(shift_image(shift_image(image, 1, 1), -1, -1)[:, :3, :3], image[:, :3, :3])
+    assert torch.equal(shift_image(image, torch.tensor(1), dy=0), right)  # a 0-d integer tensor is a whole number
+
+
+def test_shift_image_moves_a_whole_batch_like_each_image():
+    x = _batch(5)
+    moved = shift_image(x, dx=-3, dy=2, fill=-0.5)
+    assert moved.shape == x.shape
+    for i in range(5):
+        assert torch.equal(moved[i], shift_image(x[i], dx=-3, dy=2, fill=-0.5))
+    assert torch.equal(moved[:, :, 2:, :-3], x[:, :, :-2, 3:])
+    assert torch.all(moved[:, :, :2] == -0.5) and torch.all(moved[:, :, :, -3:] == -0.5)
+
+
+def test_random_shift_moves_each_image_as_shift_image_does():
+    x = _batch(32)
+    out = RandomShift(3, fill=-1.0, generator=torch.Generator().manual_seed(4))(x)
+    offsets = torch.randint(0, 7, (32, 2), generator=torch.Generator().manual_seed(4))
+    for i in range(32):
+        dy, dx = 3 - int(offsets[i, 0]), 3 - int(offsets[i, 1])
+        assert torch.equal(out[i], shift_image(x[i], dx=dx, dy=dy, fill=-1.0)), i
+
+
+def test_shift_image_explains_bad_arguments():
+    image = torch.zeros(1, 4, 4)
+    with pytest.raises(ValueError, match="out of view"):
+        shift_image(image, dx=4)
+    with pytest.raises(ValueError, match=r"one image \(C, H, W\) or a batch \(N, C, H, W\), got \(4, 4\)"):
+        shift_image(image[0])
+    with pytest.raises(TypeError, match=r"whole numbers of pixels, got dx=1.5"):
+        shift_image(image, dx=1.5)
+    with pytest.raises(TypeError, match=r"whole numbers of pixels, got dx=True"):
+        shift_image(image, dx=True)

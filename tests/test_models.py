@@ -6,7 +6,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_lib.data import load_mnist
-from course_lib.models import INIT_SCHEMES, MLP, LeNet5, SmallCNN, activation_stats, count_parameters, init_weights
+from course_lib.models import (
+    INIT_SCHEMES, MLP, LeNet5, SmallCNN, activation_stats, count_parameters, init_std, init_weights)
 
 
 def _images(n=8, seed=0):
@@ -120,3 +121,66 @@ def test_activation_stats_show_what_bad_init_does():
     assert deep.training  # restored
     with pytest.raises(ValueError, match="has none"):
         activation_stats(nn.Linear(3, 2), torch.rand(1, 3))
+
+
+def test_init_std_is_the_one_definition_of_each_scheme():
+    assert init_std("kaiming", 50) == pytest.approx(math.sqrt(2 / 50))
+    assert init_std("xavier", 400, 300) == pytest.approx(math.sqrt(2 / 700))
+    assert init_std("xavier", 64) == pytest.approx(1 / 8)  # a square layer: sqrt(1 / n)
+    assert init_std("normal-0.01", 10) == 0.01 and init_std("normal-1", 10) == 1.0 and init_std("zeros", 3) == 0.0
+    with pytest.raises(ValueError, match=r"Unknown initialisation scheme 'he'; choose one of kaiming, xavier"):
+        init_std("he", 10)
+    with pytest.raises(ValueError, match=r"'normal-' must be a positive standard deviation"):
+        init_std("normal--1", 10)
+    with pytest.raises(ValueError, match=r"not a normal distribution"):
+        init_std("pytorch-default", 10)
+    with pytest.raises(ValueError, match=r"fan_in is the number of inputs of one unit \(1 or more\), got 0"):
+        init_std("xavier", 0)
+    with pytest.raises(ValueError, match=r"fan_out .* got -2"):
+        init_std("xavier", 3, -2)
+
+
+def test_init_weights_draws_from_init_std():
+    layer = nn.Linear(300, 200)
+    init_weights(layer, "xavier", seed=1)
+    expected = torch.randn(200, 300, generator=torch.Generator().manual_seed(1)) * init_std("xavier", 300, 200)
+    assert torch.equal(layer.weight, expected)
+
+
+def _square_layers(model):
+    return [m.weight.detach() for m in model.modules() if isinstance(m, nn.Linear) and m.weight.shape == (256, 256)]
+
+
+def test_seeded_pytorch_default_gives_each_layer_its_own_weights():
+    deep = init_weights(MLP(hidden=(256,) * 8), "pytorch-default", seed=0)
+    square = _square_layers(deep)
+    assert len(square) == 7
+    for i in range(len(square)):
+        for j in range(i + 1, len(square)):
+            assert not torch.equal(square[i], square[j]), f"layers {i} and {j} got the same weights"
+    again = init_weights(MLP(hidden=(256,) * 8), "pytorch-default", seed=0)
+    assert all(torch.equal(p, q) for p, q in zip(deep.parameters(), again.parameters()))
+    bound = 1 / math.sqrt(256)  # nn.Linear's uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)), for weights and biases
+    assert float(square[0].abs().max()) <= bound
+    assert square[0].std().item() == pytest.approx(bound / math.sqrt(3), rel=0.02)
+
+
+def test_seeded_init_weights_leaves_the_global_random_numbers_alone():
+    for scheme in ("pytorch-default", "kaiming"):
+        model = MLP(hidden=(16,))  # building it draws from the global generator: do that first
+        torch.manual_seed(5)
+        expected = torch.rand(3)
+        torch.manual_seed(5)
+        init_weights(model, scheme, seed=0)
+        assert torch.equal(torch.rand(3), expected), scheme
+
+
+def test_unseeded_pytorch_default_is_what_nn_linear_does():
+    model = nn.Sequential(nn.Linear(20, 30), nn.Conv2d(3, 4, 3))
+    reference = nn.Sequential(nn.Linear(20, 30), nn.Conv2d(3, 4, 3))
+    torch.manual_seed(7)
+    init_weights(model, "pytorch-default")
+    torch.manual_seed(7)
+    for layer in reference:
+        layer.reset_parameters()
+    assert all(torch.equal(p, q) for p, q in zip(model.parameters(), reference.parameters()))

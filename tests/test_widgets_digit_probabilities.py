@@ -5,23 +5,25 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
+from course_lib.augment import shift_image  # noqa: E402
 from course_lib.models import MLP  # noqa: E402
 from course_lib.widgets.digit_probabilities import (  # noqa: E402
-    class_probabilities, digit_explorer, plot_digit_probabilities, shift_image)
+    class_probabilities, digit_explorer, plot_digit_probabilities)
 
 
-def test_shift_image_moves_pixels_and_fills_the_border():
-    image = torch.arange(1, 17, dtype=torch.float32).reshape(1, 4, 4)
-    right = shift_image(image, dx=1)
-    assert torch.equal(right[0, :, 1:], image[0, :, :3]) and torch.all(right[0, :, 0] == 0)
-    up = shift_image(image, dy=-2, fill=-1.0)
-    assert torch.equal(up[0, :2], image[0, 2:]) and torch.all(up[0, 2:] == -1)
-    assert torch.equal(shift_image(image), image)
-    assert torch.equal(shift_image(shift_image(image, 1, 1), -1, -1)[:, :3, :3], image[:, :3, :3])
-    with pytest.raises(ValueError, match="out of view"):
-        shift_image(image, dx=4)
-    with pytest.raises(ValueError, match=r"\(C, H, W\)"):
-        shift_image(image[0])
+def test_a_shifted_normalised_digit_keeps_its_background():
+    torch.manual_seed(0)
+    background = -0.1307 / 0.3081  # a black pixel once normalised
+    image = torch.full((1, 28, 28), background)
+    image[0, 8:20, 12:16] = 2.0  # a stroke
+    fig = plot_digit_probabilities(MLP(), image, dx=3, dy=-2)
+    drawn = torch.as_tensor(fig.axes[0].images[0].get_array())
+    assert torch.equal(drawn, shift_image(image, 3, -2, fill=background)[0])
+    assert float(drawn[:, :3].max()) == pytest.approx(background)  # the uncovered band is background, not 0 (grey)
+    plt.close(fig)
+    fig = plot_digit_probabilities(MLP(), image, dx=3, fill=0.0)  # an explicit fill still wins
+    assert float(torch.as_tensor(fig.axes[0].images[0].get_array())[:, :3].max()) == 0.0
+    plt.close(fig)
 
 
 def test_class_probabilities_sum_to_one_and_keep_training_mode():

@@ -9,7 +9,7 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from ..widgets.broadcasting import broadcast_shapes_explained
+from ..scratch.broadcasting import broadcast_shapes_explained
 from .core import (
     Exercise,
     Incorrect,

@@ -1,96 +1,33 @@
 """Pick an activation, see f and f' over a range you choose, and watch gradients flow through a deep stack.
 
-Chapter 03 uses it to make vanishing gradients (梯度消失) visible: stack ``depth`` layers of
-``h = f(h W^T)`` with random weights, send a random gradient back from the top, and plot the
-size of each layer's weight gradient. Sigmoid with a standard initialisation loses a factor of
-about four per layer; ReLU with Kaiming initialisation keeps the size roughly constant.
+Chapter 03 uses it to make vanishing gradients (梯度消失) visible. The experiment itself, a deep
+stack of ``h = f(h W^T)`` with random weights, lives in ``course_lib.experiments.vanishing_gradients``;
+this module draws it: the size of each layer's weight gradient and of its signal on one log axis,
+titled with what they say.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import torch
 
-from ..scratch import activations as act
+from ..experiments.vanishing_gradients import ACTIVATIONS, activation_pair, gradient_flow
 from . import show_figure
 
 if TYPE_CHECKING:
     import ipywidgets
     from matplotlib.figure import Figure
 
-__all__ = ["ACTIVATIONS", "INITS", "GradientFlow", "init_std", "gradient_flow", "plot_activation",
-           "plot_gradient_flow", "plot_activation_panel", "activation_explorer"]
+__all__ = ["ACTIVATIONS", "INITS", "plot_activation", "plot_gradient_flow", "plot_activation_panel",
+           "activation_explorer"]
 
-Fn = Callable[[torch.Tensor], torch.Tensor]
+#: The explorer's initialisations: (menu label, ``models.init_std`` scheme).
+INITS = (("small: normal-0.01", "normal-0.01"), ("xavier", "xavier"), ("kaiming", "kaiming"),
+         ("large: normal-1", "normal-1"))
 
-#: name -> (f, f'), all from course_lib.scratch.activations.
-ACTIVATIONS: dict[str, tuple[Fn, Fn]] = {
-    "sigmoid": (act.sigmoid, act.sigmoid_grad),
-    "tanh": (act.tanh, act.tanh_grad),
-    "relu": (act.relu, act.relu_grad),
-    "leaky_relu": (act.leaky_relu, act.leaky_relu_grad),
-    "gelu": (act.gelu, act.gelu_grad),
-    "identity": (lambda x: x, torch.ones_like),
-}
-
-#: Weight initialisations for a square ``width x width`` layer: name -> what the std depends on.
-INITS = ("small (std 0.01)", "xavier", "kaiming", "large (std 1)")
-
-
-def init_std(init: str, fan_in: int) -> float:
-    """The weight standard deviation of ``init`` for a layer with ``fan_in`` inputs (square layers).
-
-    Xavier/Glorot: :math:`\\sqrt{2/(n_{in}+n_{out})} = \\sqrt{1/n}`, which keeps the variance for
-    tanh-like activations near 0. Kaiming/He: :math:`\\sqrt{2/n}`, which makes up for ReLU zeroing half its inputs.
-    """
-    if fan_in < 1:
-        raise ValueError(f"fan_in must be at least 1, got {fan_in}.")
-    stds = {"small (std 0.01)": 0.01, "xavier": math.sqrt(1.0 / fan_in), "kaiming": math.sqrt(2.0 / fan_in),
-            "large (std 1)": 1.0}
-    if init not in stds:
-        raise ValueError(f"init must be one of {', '.join(map(repr, INITS))}; got {init!r}.")
-    return stds[init]
-
-
-def _lookup(name: str) -> tuple[Fn, Fn]:
-    if name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; choose one of {', '.join(ACTIVATIONS)}.")
-    return ACTIVATIONS[name]
-
-
-@dataclass
-class GradientFlow:
-    """Per layer, from the input side (layer 1) to the output side (layer ``depth``)."""
-
-    weight_grad_norms: torch.Tensor  #: ||dL/dW_l||, the size of the update the optimiser would make
-    activation_stds: torch.Tensor  #: std of each layer's output h_l: 0 means dead, +-1 flat means saturated
-
-
-def gradient_flow(activation: str, depth: int = 10, width: int = 64, init: str = "xavier",
-                  batch: int = 256, seed: int = 0) -> GradientFlow:
-    """Forward a random batch through ``depth`` layers ``h = f(h W^T)`` and backprop a random gradient.
-
-    The upstream gradient at the top is a fixed random tensor, so the numbers show only what the
-    layers do to a gradient on its way down, not what some particular loss happens to be.
-    """
-    if depth < 1 or width < 1:
-        raise ValueError(f"depth and width must be at least 1, got depth={depth}, width={width}.")
-    f, _ = _lookup(activation)
-    std = init_std(init, width)
-    gen = torch.Generator().manual_seed(seed)
-    weights = [(torch.randn(width, width, generator=gen, dtype=torch.float64) * std).requires_grad_(True)
-               for _ in range(depth)]
-    h = torch.randn(batch, width, generator=gen, dtype=torch.float64)
-    stds = []
-    for w in weights:
-        h = f(h @ w.T)
-        stds.append(float(h.detach().std()))
-    upstream = torch.randn(batch, width, generator=gen, dtype=torch.float64) / math.sqrt(batch)
-    h.backward(upstream)
-    norms = torch.tensor([float(w.grad.norm()) for w in weights])
-    return GradientFlow(weight_grad_norms=norms, activation_stds=torch.tensor(stds))
+#: The log axis spans at least this many powers of ten, so that a factor of 2 does not look like a cliff.
+MIN_DECADES = 4
 
 
 def plot_activation(name: str, x_min: float = -5.0, x_max: float = 5.0, ax=None) -> "Figure":
@@ -99,7 +36,7 @@ def plot_activation(name: str, x_min: float = -5.0, x_max: float = 5.0, ax=None)
 
     if not x_min < x_max:
         raise ValueError(f"x_min must be below x_max, got {x_min} and {x_max}.")
-    f, df = _lookup(name)
+    f, df = activation_pair(name)
     if ax is None:
         fig, ax = plt.subplots(figsize=(5, 3.5))
     else:
@@ -115,23 +52,41 @@ def plot_activation(name: str, x_min: float = -5.0, x_max: float = 5.0, ax=None)
     return fig
 
 
+def _at_least_decades(ax, decades: int) -> None:
+    """Widen a log y axis that spans fewer than ``decades`` powers of ten, around its middle."""
+    low, high = ax.get_ylim()
+    span = math.log10(high / low)
+    if span < decades:
+        middle = (math.log10(high) + math.log10(low)) / 2
+        ax.set_ylim(10 ** (middle - decades / 2), 10 ** (middle + decades / 2))
+
+
 def plot_gradient_flow(name: str, depth: int = 10, init: str = "xavier", width: int = 64, ax=None) -> "Figure":
-    """Weight-gradient size per layer (log scale) for a deep stack of ``name``."""
+    """Per layer, on one log axis: the weight gradient's size and the signal's (std of the layer's output).
+
+    The title gives the reading: whether the signal fades or explodes, and the gradient's first/last
+    ratio. Put two panels side by side with ``sharey=True`` to compare them on the same scale.
+    """
     import matplotlib.pyplot as plt
 
     flow = gradient_flow(name, depth=depth, width=width, init=init)
     if ax is None:
-        fig, ax = plt.subplots(figsize=(5, 3.5))
+        fig, ax = plt.subplots(figsize=(5.5, 3.8))
     else:
         fig = ax.figure
     layers = range(1, depth + 1)
-    norms = flow.weight_grad_norms.clamp(min=1e-300).numpy()
-    ax.semilogy(layers, norms, marker="o", color="tab:red")
+    ax.semilogy(layers, flow.weight_grad_norms.clamp(min=1e-300).numpy(), marker="o", color="tab:red",
+                label="gradient ||dL/dW||")
+    ax.semilogy(layers, flow.activation_stds.clamp(min=1e-300).numpy(), marker="s", markersize=4,
+                color="tab:blue", label="signal: std of the output")
+    ax.axhline(1.0, color="gray", linewidth=0.6, linestyle=":")
     ax.set_xlabel("layer (1 = next to the input)")
-    ax.set_ylabel("||dL/dW|| (log scale)")
-    ratio = float(flow.weight_grad_norms[0] / flow.weight_grad_norms[-1]) if float(flow.weight_grad_norms[-1]) else float("inf")
-    ax.set_title(f"{depth} layers of {name}, {init} init: first/last = {ratio:.2g}", fontsize=10)
-    ax.grid(True, which="both", alpha=0.3)
+    ax.set_ylabel("size (log scale)")
+    _at_least_decades(ax, MIN_DECADES)
+    reading = flow.reading().replace(". ", ".\n", 1)
+    ax.set_title(f"{depth} layers of {name}, {init} init\n{reading}", fontsize=9)
+    ax.legend(fontsize=8, loc="best")
+    ax.grid(True, which="major", alpha=0.3)
     return fig
 
 
@@ -140,7 +95,7 @@ def plot_activation_panel(name: str, x_range: tuple[float, float] = (-5.0, 5.0),
     """The explorer's picture: f and f' on the left, gradient size per layer on the right."""
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11.5, 4.2))
     plot_activation(name, *x_range, ax=left)
     plot_gradient_flow(name, depth=depth, init=init, ax=right)
     fig.tight_layout()

@@ -2,7 +2,8 @@
 
 Chapter 06 uses it to show two things: what a softmax output looks like for easy and hard
 digits, and that an MLP, which sees 784 unrelated numbers, is thrown by a shift of two or three
-pixels that a person does not even notice (the motivation for convolutions in chapter 07).
+pixels that a person does not even notice (the motivation for convolutions in chapter 07). The
+shift is ``course_lib.augment.shift_image``, the border filled with the digit's own background.
 """
 from __future__ import annotations
 
@@ -11,26 +12,14 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
+from ..augment import shift_image
 from . import show_figure
 
 if TYPE_CHECKING:
     import ipywidgets
     from matplotlib.figure import Figure
 
-__all__ = ["shift_image", "class_probabilities", "plot_digit_probabilities", "digit_explorer"]
-
-
-def shift_image(image: torch.Tensor, dx: int = 0, dy: int = 0, fill: float = 0.0) -> torch.Tensor:
-    """``image`` (C, H, W) moved ``dx`` pixels right and ``dy`` down; the uncovered border is ``fill``."""
-    if image.ndim != 3:
-        raise ValueError(f"shift_image expects one image (C, H, W), got shape {tuple(image.shape)}.")
-    _, h, w = image.shape
-    if abs(dx) >= w or abs(dy) >= h:
-        raise ValueError(f"a shift of ({dx}, {dy}) pixels moves a {h}x{w} image out of view.")
-    out = torch.full_like(image, fill)
-    out[:, max(dy, 0): h + min(dy, 0), max(dx, 0): w + min(dx, 0)] = image[:, max(-dy, 0): h - max(dy, 0),
-                                                                            max(-dx, 0): w - max(dx, 0)]
-    return out
+__all__ = ["class_probabilities", "plot_digit_probabilities", "digit_explorer"]
 
 
 @torch.no_grad()
@@ -47,12 +36,17 @@ def class_probabilities(model: nn.Module, image: torch.Tensor) -> torch.Tensor:
 
 
 def plot_digit_probabilities(
-    model: nn.Module, image: torch.Tensor, label: int | None = None, dx: int = 0, dy: int = 0
+    model: nn.Module, image: torch.Tensor, label: int | None = None, dx: int = 0, dy: int = 0,
+    fill: float | None = None,
 ) -> "Figure":
-    """The (shifted) digit on the left, the model's probability for each class on the right."""
+    """The (shifted) digit on the left, the model's probability for each class on the right.
+
+    The uncovered border is ``fill``; None takes the image's smallest value, the background of a
+    digit on a plain ground (0 for raw MNIST, about -0.42 once normalised), so no band appears.
+    """
     import matplotlib.pyplot as plt
 
-    moved = shift_image(image, dx, dy)
+    moved = shift_image(image, dx, dy, fill=float(image.min()) if fill is None else fill)
     probs = class_probabilities(model, moved)
     predicted = int(probs.argmax())
     fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3), gridspec_kw={"width_ratios": [1, 2]})

@@ -8,8 +8,9 @@ Two explorers for chapter 07:
 - ``feature_map_explorer``: pick a digit, a convolution layer and a channel of a (trained) CNN
   and see that channel's filter and the feature map it produces.
 
-The drawing lives in plain functions (``plot_kernel_response``, ``plot_feature_map``,
-``plot_feature_maps``) that tests and scripts call without a widget front end.
+The responses and feature maps come from ``course_lib.experiments.conv_responses``; the drawing
+lives in plain functions (``plot_kernel_response``, ``plot_feature_map``, ``plot_feature_maps``)
+that tests and scripts call without a widget front end.
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from typing import TYPE_CHECKING, Sequence
 import torch
 from torch import nn
 
-from ..scratch.layers import conv2d
+from ..experiments.conv_responses import apply_kernel, as_grey_image, as_kernel, conv_layer, conv_layers, \
+    feature_maps
 from . import show_figure
 
 if TYPE_CHECKING:
@@ -27,11 +29,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "KERNELS",
-    "apply_kernel",
     "plot_kernel_response",
     "kernel_explorer",
-    "conv_layers",
-    "feature_maps",
     "plot_feature_map",
     "plot_feature_maps",
     "feature_map_explorer",
@@ -52,33 +51,6 @@ KERNELS: dict[str, list[list[float]]] = {
 }
 
 
-def _as_kernel(kernel: torch.Tensor | Sequence[Sequence[float]]) -> torch.Tensor:
-    k = torch.as_tensor(kernel, dtype=torch.float32)
-    if k.ndim != 2:
-        raise ValueError(f"A kernel is a 2-D grid of weights, e.g. 3x3; got shape {tuple(k.shape)}.")
-    return k
-
-
-def _as_image(image: torch.Tensor) -> torch.Tensor:
-    """One grey image as (H, W), from (H, W), (1, H, W) or (1, 1, H, W)."""
-    img = torch.as_tensor(image).detach().float().cpu()
-    while img.ndim > 2 and img.shape[0] == 1:
-        img = img[0]
-    if img.ndim != 2:
-        raise ValueError(f"Expected one grey image (H, W) or (1, H, W), got shape {tuple(torch.as_tensor(image).shape)}.")
-    return img
-
-
-def apply_kernel(image: torch.Tensor, kernel: torch.Tensor | Sequence[Sequence[float]]) -> torch.Tensor:
-    """The kernel's response on a grey image (H, W): a cross-correlation with 'same' zero padding.
-
-    Uses ``course_lib.scratch.layers.conv2d``. Odd kernel sizes keep the image size.
-    """
-    img, k = _as_image(image), _as_kernel(kernel)
-    padding = (k.shape[0] // 2, k.shape[1] // 2)
-    return conv2d(img[None, None], k[None, None], padding=padding)[0, 0]
-
-
 def _symmetric_limits(values: torch.Tensor) -> tuple[float, float]:
     """Colour limits centred on 0 so that negative and positive responses look equally strong."""
     top = float(values.abs().max())
@@ -87,13 +59,17 @@ def _symmetric_limits(values: torch.Tensor) -> tuple[float, float]:
 
 
 def plot_kernel_response(
-    image: torch.Tensor, kernel: torch.Tensor | Sequence[Sequence[float]], title: str | None = None
+    image: torch.Tensor, kernel: torch.Tensor | Sequence[Sequence[float]], title: str | None = None,
+    fill: float | None = None,
 ) -> "Figure":
-    """Three panels: the image, the kernel (weights written in the cells), and its response."""
+    """Three panels: the image, the kernel (weights written in the cells), and its response.
+
+    The border is padded with ``fill``, by default the image's background (see ``apply_kernel``).
+    """
     import matplotlib.pyplot as plt
 
-    img, k = _as_image(image), _as_kernel(kernel)
-    response = apply_kernel(img, k)
+    img, k = as_grey_image(image), as_kernel(kernel)
+    response = apply_kernel(img, k, fill)
     fig, (left, middle, right) = plt.subplots(1, 3, figsize=(10, 3.3), gridspec_kw={"width_ratios": [1, 0.8, 1.25]})
     left.imshow(img.numpy(), cmap="gray")
     left.set_title("input" if title is None else title, fontsize=10)
@@ -160,44 +136,6 @@ def kernel_explorer(
 
 
 # ----------------------------------------------------------------------------- a trained CNN
-def conv_layers(model: nn.Module) -> dict[str, nn.Conv2d]:
-    """The model's ``nn.Conv2d`` layers by name (``features.0``, ...), first layer first."""
-    layers = {name: module for name, module in model.named_modules() if isinstance(module, nn.Conv2d)}
-    if not layers:
-        raise ValueError("This model has no nn.Conv2d layers, so it has no filters or feature maps to show.")
-    return layers
-
-
-def _layer(model: nn.Module, layer: str) -> nn.Conv2d:
-    layers = conv_layers(model)
-    if layer not in layers:
-        raise KeyError(f"No convolution layer named {layer!r}; this model has: {', '.join(layers)}.")
-    return layers[layer]
-
-
-@torch.no_grad()
-def feature_maps(model: nn.Module, image: torch.Tensor, layer: str, relu: bool = True) -> torch.Tensor:
-    """The output (C_out, H, W) of convolution ``layer`` for one image (C, H, W), in eval mode.
-
-    ``relu=True`` shows what the next layers see after the ReLU (negative responses cut to 0).
-    For a convolution followed by batch norm this is the raw convolution output, before the
-    normalisation: its pattern is the same, only its scale differs.
-    """
-    conv = _layer(model, layer)
-    captured: list[torch.Tensor] = []
-    handle = conv.register_forward_hook(lambda module, inputs, output: captured.append(output.detach()))
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    try:
-        model(torch.as_tensor(image).unsqueeze(0).to(device))
-    finally:
-        handle.remove()
-        model.train(was_training)
-    maps = captured[0][0].float().cpu()
-    return maps.clamp(min=0) if relu else maps
-
-
 def _tile(maps: torch.Tensor, ncols: int) -> torch.Tensor:
     """Arrange (K, h, w) small images into one mosaic with a one-pixel NaN gap (drawn blank)."""
     k, h, w = maps.shape
@@ -216,13 +154,13 @@ def plot_feature_map(
     """Input digit, the filter of ``channel`` (one tile per input channel) and its feature map."""
     import matplotlib.pyplot as plt
 
-    conv = _layer(model, layer)
+    conv = conv_layer(model, layer)
     if not 0 <= channel < conv.out_channels:
         raise ValueError(f"Layer {layer!r} has {conv.out_channels} channels (0..{conv.out_channels - 1}), got {channel}.")
     maps = feature_maps(model, image, layer, relu)
     weights = conv.weight[channel].detach().float().cpu()  # (C_in, kH, kW)
     fig, (left, middle, right) = plt.subplots(1, 3, figsize=(10, 3.3), gridspec_kw={"width_ratios": [1, 1, 1.25]})
-    left.imshow(_as_image(image).numpy(), cmap="gray")
+    left.imshow(as_grey_image(image).numpy(), cmap="gray")
     left.set_title("input" if label is None else f"digit {label}", fontsize=10)
     low, high = _symmetric_limits(weights)
     middle.imshow(_tile(weights, ncols=8).numpy(), cmap="RdBu_r", vmin=low, vmax=high)

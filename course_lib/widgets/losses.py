@@ -6,17 +6,18 @@ Chapter 04 uses three pictures from here:
   (MSE's gradient grows with the error, so one outlier dominates; MAE's and Huber's are capped);
 - classification: binary cross-entropy and MSE applied to a sigmoid, as a function of the logit,
   with their gradients (MSE-on-sigmoid's gradient vanishes exactly when the model is confidently wrong);
-- a tiny training race: logistic regression started confidently wrong, trained with each loss.
+- a tiny training race: logistic regression started confidently wrong, trained with each loss
+  (the race itself is ``course_lib.experiments.ce_vs_mse``; ``plot_ce_vs_mse`` draws it).
 
 Losses and gradients come from ``course_lib.scratch.losses`` through autograd.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
 import torch
 
+from ..experiments.ce_vs_mse import CLASSIFICATION_LOSSES, RaceHistory
 from ..scratch import activations as act
 from ..scratch import losses as L
 from . import show_figure
@@ -27,27 +28,18 @@ if TYPE_CHECKING:
 
 __all__ = ["loss_and_gradient", "REGRESSION_LOSSES", "CLASSIFICATION_LOSSES", "plot_regression_losses",
            "plot_classification_losses", "regression_loss_explorer", "classification_loss_explorer",
-           "make_two_blobs", "RaceHistory", "train_ce_vs_mse", "plot_ce_vs_mse"]
+           "plot_ce_vs_mse"]
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-def _mse_on_sigmoid(logits: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
-    """Squared error between sigmoid(logit) and the 0/1 label: the loss *not* to use for classification."""
-    return L.mse(act.sigmoid(logits), target, reduction=reduction)
 
 
 def _huber(pred: torch.Tensor, target: torch.Tensor, reduction: str = "mean", delta: float = 1.0) -> torch.Tensor:
     return L.huber(pred, target, delta=delta, reduction=reduction)
 
 
-#: name -> loss(pred, target, reduction) for the regression picture.
+#: name -> loss(pred, target, reduction) for the regression picture. The classification picture draws
+#: ``experiments.ce_vs_mse.CLASSIFICATION_LOSSES``, the two runners of the race.
 REGRESSION_LOSSES: dict[str, LossFn] = {"MSE": L.mse, "MAE": L.mae, "Huber": _huber}
-#: name -> loss(logit, label, reduction) for the binary classification picture.
-CLASSIFICATION_LOSSES: dict[str, LossFn] = {
-    "cross-entropy (BCE with logits)": L.binary_cross_entropy_with_logits,
-    "MSE on sigmoid": _mse_on_sigmoid,
-}
 
 
 def loss_and_gradient(loss: Callable[..., torch.Tensor], predictions: torch.Tensor, target: float,
@@ -160,50 +152,8 @@ def classification_loss_explorer() -> "ipywidgets.VBox":
 
 
 # ----------------------------------------------------------------------------- the training race
-def make_two_blobs(n: int = 200, seed: int = 0, separation: float = 2.0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Two Gaussian blobs in 2-D: class 0 around (-s, -s)/2, class 1 around (s, s)/2. Labels are float 0/1."""
-    gen = torch.Generator().manual_seed(seed)
-    labels = (torch.arange(n) % 2).float()
-    centres = (labels * 2 - 1).unsqueeze(1) * (separation / 2)
-    points = centres + torch.randn(n, 2, generator=gen)
-    return points, labels
-
-
-@dataclass
-class RaceHistory:
-    """Per step, for each loss: the training accuracy and the gradient norm the optimiser saw."""
-
-    accuracy: dict[str, list[float]] = field(default_factory=dict)
-    grad_norm: dict[str, list[float]] = field(default_factory=dict)
-
-
-def train_ce_vs_mse(steps: int = 200, lr: float = 0.5, n: int = 200, seed: int = 0,
-                    start: tuple[float, float, float] = (-4.0, -4.0, 0.0)) -> RaceHistory:
-    """Logistic regression ``p = sigmoid(w . x + b)`` trained by full-batch gradient descent, once per loss.
-
-    Both runs start from the same, confidently wrong weights ``start = (w1, w2, b)`` (pointing the
-    wrong way), so the first steps show how hard each loss pushes back.
-    """
-    points, labels = make_two_blobs(n=n, seed=seed)
-    history = RaceHistory()
-    for name, loss_fn in CLASSIFICATION_LOSSES.items():
-        params = torch.tensor(start, dtype=torch.float32, requires_grad=True)
-        accuracy, norms = [], []
-        for _ in range(steps):
-            logits = points @ params[:2] + params[2]
-            loss = loss_fn(logits, labels)
-            (grad,) = torch.autograd.grad(loss, params)
-            with torch.no_grad():
-                params -= lr * grad
-            accuracy.append(float(((logits.detach() > 0).float() == labels).float().mean()))
-            norms.append(float(grad.norm()))
-        history.accuracy[name] = accuracy
-        history.grad_norm[name] = norms
-    return history
-
-
 def plot_ce_vs_mse(history: RaceHistory) -> "Figure":
-    """Accuracy and gradient norm per step for each loss of ``train_ce_vs_mse``."""
+    """Accuracy and gradient norm per step for each loss of the race (``experiments.ce_vs_mse``)."""
     fig, (left, right) = _two_panels()
     for (name, accuracy), color in zip(history.accuracy.items(), ("tab:blue", "tab:red")):
         left.plot(range(1, len(accuracy) + 1), accuracy, label=name, color=color)
