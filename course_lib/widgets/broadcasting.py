@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Sequence
 
-from . import show_figure
+from . import clear_figure, show_figure
 
 if TYPE_CHECKING:  # imported lazily: the exercises use the explanation without a plotting library
     import ipywidgets
@@ -264,7 +264,7 @@ def broadcasting_explorer(a: str = "3, 1", b: str = "4") -> "ipywidgets.VBox":
             shape_a, shape_b = parse_shape(box_a.value), parse_shape(box_b.value)
         except ValueError as error:
             steps.value = f"<b style='color:#b22222'>{html.escape(str(error))}</b>"
-            drawing.clear_output()
+            clear_figure(drawing)
             return
         explained = broadcast_shapes_explained(shape_a, shape_b)
         verdict = (
