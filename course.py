@@ -27,7 +27,7 @@ MIN_PYTHON = (3, 10)
 # Given to JupyterLab and so to every kernel it starts, before PyTorch loads its OpenMP runtime (which
 # reads them once, at `import torch`). PASSIVE: a thread that runs out of work sleeps instead of spinning,
 # so two kernels (or a kernel and another program) training at once share the CPU instead of fighting over
-# it: 2.4x slower than alone instead of 16-50x (README, Troubleshooting). binder/start sets the same.
+# it, which made training 16-50x slower (README, Troubleshooting). binder/start sets the same.
 KERNEL_ENVIRONMENT = {"OMP_WAIT_POLICY": "PASSIVE"}
 
 
