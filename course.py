@@ -24,6 +24,11 @@ ROOT = Path(__file__).resolve().parent
 VENV = Path(os.environ.get("COURSE_VENV", ROOT / ".venv"))
 STAMP = VENV / ".course-installed"
 MIN_PYTHON = (3, 10)
+# Given to JupyterLab and so to every kernel it starts, before PyTorch loads its OpenMP runtime (which
+# reads them once, at `import torch`). PASSIVE: a thread that runs out of work sleeps instead of spinning,
+# so two kernels (or a kernel and another program) training at once share the CPU instead of fighting over
+# it, which made training 16-50x slower (README, Troubleshooting). binder/start sets the same.
+KERNEL_ENVIRONMENT = {"OMP_WAIT_POLICY": "PASSIVE"}
 
 
 def venv_python() -> Path:
@@ -75,6 +80,8 @@ def main(argv: list[str]) -> None:
     if command not in ("setup", "lab", "test", "doctor"):
         sys.exit(f"Unknown command {command!r}. Use one of: lab, test, setup, doctor (python3 course.py --help).")
     python = setup()
+    for name, value in KERNEL_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)  # a learner's own setting wins
     if command == "lab":
         extra = []
         if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in rest:

@@ -3,6 +3,9 @@
 Rows (each trained in its own fresh Python process, seeded, one after another):
 
   mlp-torch        our MLP, whole tensors in memory (TensorBatchLoader), one-cycle AdamW
+  mlp-torch-contended  the same row while a second process trains the same MLP beside it (two
+                   notebooks training at once, a shared classroom server); compare its wall_s with
+                   mlp-torch's
   mlp-keras        its Keras twin, model.fit on NumPy arrays, the same recipe
   mlp-torchvision  the same MLP and recipe fed the usual way: torchvision MNIST, ToTensor +
                    Normalize per item, torch.utils.data.DataLoader
@@ -29,6 +32,7 @@ bench/results/mnist.json.
     python bench/mnist.py                      # every row, full size (about 10 minutes alone on 2 cores)
     python bench/mnist.py --only mlp-torch cnn-torch
     python bench/mnist.py --quick              # smoke run: 2,000 training images, 1 epoch per row
+    python bench/mnist.py --quick --only mlp-torch mlp-torch-contended   # the contended row, quickly
 """
 from __future__ import annotations
 
@@ -43,7 +47,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "mnist.json"
-ROWS = ("mlp-torch", "mlp-keras", "mlp-torchvision", "cnn-torch", "cnn-torch-sprint", "cnn-keras", "pytorch-examples")
+ROWS = ("mlp-torch", "mlp-torch-contended", "mlp-keras", "mlp-torchvision", "cnn-torch", "cnn-torch-sprint", "cnn-keras", "pytorch-examples")
 TARGET = 0.99  # the accuracy whose time-to-reach we compare
 
 # The recipes: epochs, batch size and learning rates shared by a model's PyTorch and Keras rows.
@@ -127,6 +131,31 @@ def row_mlp_torch(quick: bool) -> dict:
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=r["max_lr"], total_steps=epochs * len(train))
     return _fit_torch("mlp-torch", model, train, test, optimizer, scheduler, epochs, len(x_train),
                       "whole tensors (TensorBatchLoader)")
+
+
+def row_mlp_torch_contended(quick: bool) -> dict:
+    """mlp-torch again; ``_child`` keeps a second process training beside it (``train_forever``)."""
+    row = row_mlp_torch(quick)
+    row["row"], row["pipeline"] = "mlp-torch-contended", row["pipeline"] + ", a second process training beside it"
+    return row
+
+
+def train_forever(quick: bool) -> None:
+    """The contended row's neighbour: trains the MLP recipe epoch after epoch until it is stopped."""
+    import torch
+    import torch.nn.functional as F
+
+    from course_lib.data import TensorBatchLoader
+    from course_lib.models import MLP
+    from course_lib.train import fit
+
+    x_train, y_train, _, _ = _torch_tensors(quick)
+    train = TensorBatchLoader(x_train, y_train, batch_size=MLP_RECIPE["batch_size"], shuffle=True)
+    model = MLP(dropout=MLP_RECIPE["dropout"])
+    optimizer = torch.optim.AdamW(model.parameters(), lr=MLP_RECIPE["max_lr"])
+    print("TRAINING", flush=True)
+    while True:
+        fit(model, train, F.cross_entropy, optimizer, 1, progress=False, device="cpu")
 
 
 def _torchvision_loaders(quick: bool, batch_size: int, test_batch_size: int):
@@ -347,7 +376,17 @@ def run_row(name: str, quick: bool) -> dict:
 
 def _child(name: str, quick: bool) -> dict:
     command = [sys.executable, str(Path(__file__).resolve()), "--row", name] + (["--quick"] if quick else [])
-    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    neighbour = None
+    if name.endswith("-contended"):  # start the second training process first, and wait until it trains
+        neighbour = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--train-forever"]
+                                     + (["--quick"] if quick else []), stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        neighbour.stdout.readline()
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    finally:
+        if neighbour is not None:
+            neighbour.kill()
+            neighbour.wait()
     for line in reversed(done.stdout.splitlines()):
         if line.startswith("ROW "):
             return json.loads(line[4:])
@@ -360,16 +399,26 @@ def _fmt(value, spec: str) -> str:
 
 
 def print_table(rows: list[dict]) -> None:
-    header = f"{'row':<17} {'model':<19} {'framework':<12} {'epochs':>6} {'test acc':>8} {'wall s':>7} " \
+    header = f"{'row':<20} {'model':<19} {'framework':<12} {'epochs':>6} {'test acc':>8} {'wall s':>7} " \
              f"{'img/s':>8} {'s to 99%':>8} {'peak MB':>8}"
     print(header)
     print("-" * len(header))
     for r in rows:
         if "error" in r:
-            print(f"{r['row']:<17} FAILED: {r['error']}")
+            print(f"{r['row']:<20} FAILED: {r['error']}")
             continue
-        print(f"{r['row']:<17} {r['model']:<19} {r['framework'][:12]:<12} {r['epochs']:>6} {r['test_acc']:>8.2%} "
+        print(f"{r['row']:<20} {r['model']:<19} {r['framework'][:12]:<12} {r['epochs']:>6} {r['test_acc']:>8.2%} "
               f"{r['wall_s']:>7.1f} {r['img_per_s']:>8.0f} {_fmt(r['s_to_99'], '8.1f'):>8} {r['peak_mb']:>8.0f}")
+
+
+def contention_target(rows: list[dict]) -> list[str]:
+    """Issue 9's aim for a shared machine, 'PASS/MISS: ...', if both MLP rows ran (quick runs too)."""
+    by = {r["row"]: r for r in rows if "error" not in r}
+    if "mlp-torch" not in by or "mlp-torch-contended" not in by:
+        return []
+    alone, beside = by["mlp-torch"]["wall_s"], by["mlp-torch-contended"]["wall_s"]
+    return [f"{'PASS' if beside / alone <= 2.5 else 'MISS'}: MLP with a second process training beside it: "
+            f"{beside:.1f} s against {alone:.1f} s alone = {beside / alone:.1f}x (aim <= 2.5x)"]
 
 
 def check_targets(rows: list[dict]) -> list[str]:
@@ -388,6 +437,7 @@ def check_targets(rows: list[dict]) -> list[str]:
         if torch_row in by and keras_row in by:
             gap = abs(by[torch_row]["test_acc"] - by[keras_row]["test_acc"]) * 100
             line(gap <= 0.5, f"{keras_row} within 0.5 points of {torch_row}: {gap:.2f} points apart")
+    lines += contention_target(rows)
     if "mlp-torch" in by and "mlp-torchvision" in by:
         ratio = by["mlp-torch"]["img_per_s"] / by["mlp-torchvision"]["img_per_s"]
         line(ratio >= 3, f"MLP training images/s, whole tensors over torchvision DataLoader: {ratio:.1f}x (aim >= 3x)")
@@ -405,19 +455,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", choices=ROWS, help="run only these rows")
     parser.add_argument("--quick", action="store_true", help="smoke run: 2,000 training images, 1 epoch each")
     parser.add_argument("--row", choices=ROWS, help=argparse.SUPPRESS)  # internal: train one row here
+    parser.add_argument("--train-forever", action="store_true", help=argparse.SUPPRESS)  # internal: the neighbour
     parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the JSON rows")
     args = parser.parse_args(argv)
 
     if args.row:
         print("ROW " + json.dumps(run_row(args.row, args.quick)), flush=True)
         return 0
+    if args.train_forever:
+        import course_lib  # noqa: F401 (the course's thread settings, as run_row has them)
+
+        train_forever(args.quick)
 
     rows = []
     for name in args.only or ROWS:
         print(f"training {name} ...", file=sys.stderr, flush=True)
         rows.append(_child(name, args.quick))
     print_table(rows)
-    targets = [] if args.quick else check_targets(rows)
+    targets = contention_target(rows) if args.quick else check_targets(rows)
     for text in targets:
         print(text)
     args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -6,10 +6,16 @@ import the training loop from its module, ``from course_lib.train import fit, ev
 Importing course_lib never imports TensorFlow (it costs about 0.7 GB of memory); only the
 chapters' TensorFlow sections and ``course_lib.keras_models`` do.
 """
-from .config import fast_or_full, is_fast
-from .device import apply_cpu_limit, device_info, get_device
-from .reproducibility import seed_everything
-from .train import evaluate, fit
+import os
+
+# PyTorch's OpenMP runtime reads this once, when torch loads: so only where course_lib is imported first
+# (scripts, bench/) does it take effect here; kernels get it from course.py lab or binder/start.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from .config import fast_or_full, is_fast  # noqa: E402 (after the setting above)
+from .device import apply_cpu_limit, device_info, get_device  # noqa: E402
+from .reproducibility import seed_everything  # noqa: E402
+from .train import evaluate, fit  # noqa: E402
 
 __version__ = "0.1.0"
 

@@ -11,11 +11,13 @@ spec.loader.exec_module(bench)
 
 def test_quick_run_writes_rows(tmp_path, capsys):
     output = tmp_path / "mnist.json"
-    assert bench.main(["--quick", "--only", "mlp-torch", "cnn-torch-sprint", "--output", str(output)]) == 0
+    assert bench.main(["--quick", "--only", "mlp-torch", "mlp-torch-contended", "cnn-torch-sprint",
+                       "--output", str(output)]) == 0
     table = capsys.readouterr().out
-    assert "mlp-torch" in table and "cnn-torch-sprint" in table and "peak MB" in table
+    assert "mlp-torch-contended" in table and "cnn-torch-sprint" in table and "peak MB" in table
+    assert "MLP with a second process training beside it" in table  # quick runs print the contention too
     rows = json.loads(output.read_text())["rows"]
-    assert [r["row"] for r in rows] == ["mlp-torch", "cnn-torch-sprint"]
+    assert [r["row"] for r in rows] == ["mlp-torch", "mlp-torch-contended", "cnn-torch-sprint"]
     for row in rows:
         assert row["epochs"] == 1 and 0.1 < row["test_acc"] <= 1 and row["img_per_s"] > 0
         assert 300 < row["peak_mb"] < 2000 and row["wall_s"] >= row["train_s"] > 0
@@ -36,5 +38,11 @@ def test_targets():
     assert any(line.startswith("PASS: MLP training images/s") and "4.0x" in line for line in lines)
     assert any(line.startswith("PASS:") and "cnn-torch-sprint: 200 s / 20 s = 10.0x" in line for line in lines)
     assert any(line.startswith("PASS:") and "over cnn-torch: 200 s / 40 s = 5.0x" in line for line in lines)
+    contended = bench.check_targets([dict(_row("mlp-torch", 0.98), wall_s=20.0),
+                                     dict(_row("mlp-torch-contended", 0.98), wall_s=60.0)])
+    assert "MISS: MLP with a second process training beside it: 60.0 s against 20.0 s alone = 3.0x (aim <= 2.5x)" \
+        in contended
+    assert any(line.startswith("PASS: MLP with a second") for line in bench.contention_target(
+        [dict(_row("mlp-torch", 0.98), wall_s=20.0), dict(_row("mlp-torch-contended", 0.98), wall_s=45.0)]))
     failed = bench.check_targets([{"row": "cnn-torch", "error": "boom"}])
     assert failed == []

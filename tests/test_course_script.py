@@ -1,5 +1,7 @@
 """course.py, the two-command quick start (only the parts that run without installing)."""
 import importlib.util
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -55,3 +57,29 @@ def test_a_failed_set_up_step_still_says_how_to_recover(monkeypatch):
     course = _course()
     with pytest.raises(SystemExit, match=r"(?s)This set-up step failed \(exit code 3\).*delete the folder .*\.venv"):
         course.run_setup_step([sys.executable, "-c", "import sys; sys.exit(3)"])
+
+
+def test_lab_gives_jupyter_the_kernel_environment(monkeypatch):
+    """Kernels inherit JupyterLab's environment; PyTorch reads OMP_WAIT_POLICY once, when it loads."""
+    course = _course()
+    launched = {}
+    monkeypatch.setattr(course, "setup", lambda: "python")
+    monkeypatch.setattr(course.os, "execv", lambda path, args: launched.update(os.environ))
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    course.main(["lab"])
+    assert course.KERNEL_ENVIRONMENT == {"OMP_WAIT_POLICY": "PASSIVE"}
+    assert launched["OMP_WAIT_POLICY"] == "PASSIVE"
+
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")  # a learner's own choice wins
+    course.main(["lab"])
+    assert launched["OMP_WAIT_POLICY"] == "ACTIVE"
+
+
+def test_binder_start_sets_the_same_kernel_environment(monkeypatch):
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    start = PROJECT_ROOT / "binder" / "start"
+    out = subprocess.run(["bash", str(start), sys.executable, "-c", "import os, json; print(json.dumps(dict(os.environ)))"],
+                         capture_output=True, text=True, check=True).stdout
+    environment = json.loads(out)
+    for name, value in _course().KERNEL_ENVIRONMENT.items():
+        assert environment.get(name) == value, f"binder/start does not set {name}={value} like course.py"

@@ -5,28 +5,42 @@ Without a widget front end (CI, a terminal) a widget shows as plain text and not
 """
 from __future__ import annotations
 
+import base64
+import io
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import ipywidgets
     from matplotlib.figure import Figure
 
-__all__ = ["show_figure"]
+__all__ = ["show_figure", "clear_figure"]
 
 
 def show_figure(output: "ipywidgets.Output", fig: "Figure", text: str | None = None) -> None:
     """Replace what ``output`` shows with ``fig`` (and a line of ``text`` above it), then close ``fig``.
 
-    Every explorer redraws this way. ``wait=True`` keeps the old picture until the new one arrives,
-    so the widget does not flicker; closing the figure stops the notebook from drawing it a second
-    time below the widget and frees its memory.
+    Every explorer redraws this way. The new picture replaces the old one in a single update of the
+    widget's ``outputs``, so nothing flickers. It deliberately does not capture output
+    (``with output: display(fig)`` after ``clear_output(wait=True)``): while a cell runs under
+    nbclient (nbconvert, the tests, bench/notebooks.py), each captured output makes the client
+    answer on the shell channel, and that answer can swallow the wake-up of the cell's own
+    execute_reply, so the run sat idle for the whole cell timeout (issue 14). Closing the figure
+    stops the notebook from drawing it a second time below the widget and frees its memory.
     """
     import matplotlib.pyplot as plt
-    from IPython.display import display
 
-    output.clear_output(wait=True)
-    with output:
-        if text:
-            print(text)
-        display(fig)
+    png = io.BytesIO()
+    # What Jupyter's inline backend does for display(fig): a PNG of the figure, cropped to its contents.
+    fig.savefig(png, format="png", bbox_inches="tight", facecolor=fig.get_facecolor())
     plt.close(fig)
+    outputs = []
+    if text:
+        outputs.append({"output_type": "stream", "name": "stdout", "text": text + "\n"})
+    outputs.append({"output_type": "display_data", "metadata": {},
+                    "data": {"image/png": base64.b64encode(png.getvalue()).decode("ascii"), "text/plain": repr(fig)}})
+    output.outputs = tuple(outputs)
+
+
+def clear_figure(output: "ipywidgets.Output") -> None:
+    """Show nothing in ``output`` (an explorer whose input is invalid); see ``show_figure`` for why not clear_output."""
+    output.outputs = ()

@@ -11,7 +11,7 @@ import re
 from typing import TYPE_CHECKING, Sequence
 
 from ..scratch.broadcasting import Shape, broadcast_shapes_explained, format_shape
-from . import show_figure
+from . import clear_figure, show_figure
 
 if TYPE_CHECKING:  # imported lazily: drawing needs a plotting library, the explanation does not
     import ipywidgets
@@ -157,7 +157,7 @@ def broadcasting_explorer(a: str = "3, 1", b: str = "4") -> "ipywidgets.VBox":
             shape_a, shape_b = parse_shape(box_a.value), parse_shape(box_b.value)
         except ValueError as error:
             steps.value = f"<b style='color:#b22222'>{html.escape(str(error))}</b>"
-            drawing.clear_output()
+            clear_figure(drawing)
             return
         explained = broadcast_shapes_explained(shape_a, shape_b)
         verdict = (

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Mapping
 
 from ..scratch.autograd import Value, draw_graph
-from . import show_figure
+from . import clear_figure, show_figure
 
 if TYPE_CHECKING:
     import ipywidgets
@@ -127,7 +127,7 @@ def computation_graph_explorer(name: str = "neuron") -> "ipywidgets.VBox":
             table.value = _gradient_table(choice.value, values)
         except (ValueError, ZeroDivisionError) as error:  # e.g. a log of a non-positive number
             table.value = f"<b style='color:#b22222'>{html.escape(str(error))}</b>"
-            drawing.clear_output()
+            clear_figure(drawing)
             return
         show_figure(drawing, plot_expression(choice.value, values))
 
