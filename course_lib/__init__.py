@@ -8,8 +8,9 @@ chapters' TensorFlow sections and ``course_lib.keras_models`` do.
 """
 import os
 
-# PyTorch's OpenMP runtime reads this once, when torch loads: so only where course_lib is imported first
-# (scripts, bench/) does it take effect here; kernels get it from course.py lab or binder/start.
+# PyTorch's OpenMP runtime reads this once, when torch loads, so it takes effect only where course_lib is
+# imported before torch: every chapter's first line is `import course_lib` (tests/test_hygiene.py checks),
+# and bench/ scripts do the same. course.py lab and binder/start also put it in the kernels' environment.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from .config import fast_or_full, is_fast  # noqa: E402 (after the setting above)

@@ -56,6 +56,17 @@ def test_notebook_follows_the_chapter_conventions(path):
 
 
 @pytest.mark.parametrize("path", ALL, ids=lambda p: p.stem)
+def test_course_lib_is_imported_before_torch(path):
+    """course_lib sets OMP_WAIT_POLICY=PASSIVE, which PyTorch reads only when it loads: a learner's own
+    `jupyter lab` gets the setting only if the first thing a chapter imports is course_lib."""
+    first_code = _code(_read(path))[0].source
+    first_statement = next(line for line in first_code.splitlines() if line.strip() and not line.startswith("#"))
+    assert first_statement.split("#")[0].strip() == "import course_lib", (
+        f"{path.name}: the first code cell must start with `import course_lib` (before torch), not {first_statement!r}"
+    )
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.stem)
 def test_every_solution_cell_follows_a_stub_with_the_same_checker(path):
     cells = _read(path).cells
     solutions = [i for i, cell in enumerate(cells) if "solution" in cell.metadata.get("tags", [])]
