@@ -26,18 +26,24 @@ REPEATS = 3  # each explorer cell, one after another in one kernel
 CELL_TIMEOUT = 60  # seconds; a stall would take all of it
 LATE_REPLY = 2.0  # seconds between the kernel's idle status and its execute_reply reaching the client
 
-# What the explorer cells need from earlier cells of their chapter (the real model and data matter not).
+# What the explorer cells need from earlier cells of their chapter besides its first (import) cell, which runs
+# before them: a little data and a model (the real, trained ones matter not).
 SETUP = """
 import torch
 from course_lib.data import load_mnist
 from course_lib.models import MLP, SmallCNN
-from course_lib.widgets import optimizer_race as race_lib
 
 x_test, y_test = load_mnist(train=False, limit=200)
 depth = 12
 """
 MODEL_FOR = {"06": "model = MLP()", "07": "model = SmallCNN()"}
 EXPLORER_CALL = re.compile(r"(^|[\s.])\w+_explorer\(")
+
+
+def import_cell(stem: str) -> str:
+    """The chapter's first code cell: its imports, so an explorer cell finds the names it uses."""
+    notebook = nbformat.read(NOTEBOOKS / f"{stem}.ipynb", as_version=4)
+    return next(cell.source for cell in notebook.cells if cell.cell_type == "code")
 
 
 def explorer_cells() -> list[tuple[str, str]]:
@@ -58,7 +64,12 @@ def test_every_chapter_has_its_explorer_found():
 
 def test_explorer_cells_never_stall_under_nbclient():
     cells, labels = [new_code_cell(SETUP)], ["setup"]
+    imported = set()
     for stem, source in explorer_cells():
+        if stem not in imported:
+            imported.add(stem)
+            cells.append(new_code_cell(import_cell(stem)))
+            labels.append(f"{stem} imports")
         if stem[:2] in MODEL_FOR:
             cells.append(new_code_cell(MODEL_FOR[stem[:2]]))
             labels.append(f"{stem} model")
