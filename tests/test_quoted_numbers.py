@@ -100,6 +100,12 @@ def test_a_malformed_entry_fails_and_says_why(changes, problem):
     assert not row.ok and problem in row.problem
 
 
+def test_prose_may_wrap_differently_from_the_entry():
+    nb = with_entry(executed([stdout("things: 42\n")], markdown="The run gives about 42\nthings."))
+    assert check(nb).ok
+    assert check(with_entry(nb, prose="about\n42   things")).ok
+
+
 def test_prose_is_looked_for_in_markdown_only():
     nb = with_entry(executed([stdout("about 42 things: 42\n")], markdown="No number here."))
     assert "is in no markdown cell" in check(nb).problem

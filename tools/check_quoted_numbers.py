@@ -3,7 +3,7 @@
 Each notebook lists the numbers its text quotes from a run in its metadata,
 ``metadata["course"]["quoted_numbers"]``, one entry per number::
 
-    {"prose": "falls to about 55%",                    # an exact substring of a markdown cell
+    {"prose": "falls to about 55%",                    # a substring of a markdown cell (line breaks: any)
      "output": "one linear layer: ([0-9.]+)%",         # a regex with one group, searched in the outputs
      "low": 50, "high": 60}                            # the range the full run's value must land in
 
@@ -52,6 +52,11 @@ def quoted_numbers(nb: nbformat.NotebookNode) -> list[dict]:
     return list(nb.metadata.get("course", {}).get("quoted_numbers", []))
 
 
+def one_line(text: str) -> str:
+    """``text`` with every run of white space (line breaks too) as one space: rewrapping prose keeps its entries."""
+    return " ".join(text.split())
+
+
 def markdown_text(nb: nbformat.NotebookNode) -> list[str]:
     """The source of every markdown cell."""
     return [cell.source for cell in nb.cells if cell.cell_type == "markdown"]
@@ -82,7 +87,7 @@ def entry_problems(entry: Any, nb: nbformat.NotebookNode) -> list[str]:
     low, high = entry.get("low"), entry.get("high")
     if not isinstance(prose, str) or not prose:
         problems.append("prose must be a non-empty string")
-    elif not any(prose in text for text in markdown_text(nb)):
+    elif not any(one_line(prose) in one_line(text) for text in markdown_text(nb)):
         problems.append(f"prose {prose!r} is in no markdown cell")
     if not isinstance(output, str):
         problems.append("output must be a regex string")
