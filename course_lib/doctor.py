@@ -88,12 +88,13 @@ def diagnose() -> tuple[list[str], list[str]]:
     from .device import device_info
 
     info = device_info()
+    memory_limit = f"{info['memory_limit_gb']} GB" if info["memory_limit_gb"] else "none"
     lines = [
         f"course_lib {__version__} (from {Path(__file__).resolve().parent})",
         f"Python {info['python']} on {info['platform']}",
         f"PyTorch {info['torch']}; best device: {info['best_device']}; available: {', '.join(info['available_devices'])}",
         f"CPUs: {info['cpu_count']} reported, limit {info['cpu_limit'] or 'none'}, torch threads {info['torch_threads']}",
-        f"Memory: {info['memory_total_gb']} GB total, container limit {info['memory_limit_gb'] or 'none'} GB",
+        f"Memory: {info['memory_total_gb']} GB total, container limit {memory_limit}",
         f"Fast mode (COURSE_FAST): {'on' if is_fast() else 'off'}",
         f"Data folder: {data_dir()}",
     ]

@@ -39,6 +39,16 @@ def test_doctor_reports_data_and_device_without_importing_tensorflow():
     assert out.strip() == "False"
 
 
+def test_doctor_reports_the_memory_limit_with_its_unit_and_none_without_one(monkeypatch):
+    from course_lib import device
+
+    real = device.device_info()
+    for limit, expected in [(None, "container limit none"), (2.0, "container limit 2.0 GB")]:
+        monkeypatch.setattr(device, "device_info", lambda limit=limit: {**real, "memory_limit_gb": limit})
+        (memory,) = [line for line in doctor.diagnose()[0] if line.startswith("Memory:")]
+        assert memory.endswith(expected), memory  # not "none GB"
+
+
 def test_doctor_command_line_names_what_to_fix(tmp_path):
     broken = tmp_path / "data"
     broken.mkdir()
