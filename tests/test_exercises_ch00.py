@@ -10,7 +10,7 @@ from course_lib.exercises import ch00_start_here as ex
 @pytest.mark.parametrize("answer", [torch.arange(1, 11).sum(), torch.arange(1.0, 11.0).sum(), 55, 55.0,
                                     torch.tensor([55]), np.int64(55), np.float32(55.0), np.array(55)])
 def test_accepts_55(answer, capsys):
-    assert ex.check_sum_one_to_ten(answer) is True
+    assert ex.check_sum_one_to_ten(answer)
     assert "✅" in capsys.readouterr().out
 
 
@@ -37,5 +37,5 @@ def test_names_the_mistake(answer, message):
 
 
 def test_stub_is_not_attempted(capsys):
-    assert ex.check_sum_one_to_ten(...) is False
+    assert not ex.check_sum_one_to_ten(...)
     assert "⏳ Your first tensor: not attempted yet" in capsys.readouterr().out

@@ -35,7 +35,7 @@ def stub_with_pass(values, mask):
     ],
 )
 def test_stubs_are_not_attempted(checker, stub, capsys):
-    assert checker(stub) is False
+    assert not checker(stub)
     assert "⏳" in capsys.readouterr().out
 
 
@@ -71,7 +71,7 @@ def test_grid_tensor_names_the_mistake(answer, message):
 
 def test_wrong_answer_prints_feedback_outside_strict_mode(monkeypatch, capsys):
     monkeypatch.setenv("COURSE_STRICT_EXERCISES", "0")
-    assert ex.check_grid_tensor(torch.arange(12).reshape(3, 4)) is False
+    assert not ex.check_grid_tensor(torch.arange(12).reshape(3, 4))
     out = capsys.readouterr().out
     assert out.startswith("❌ Build a tensor:") and "int64" in out
 

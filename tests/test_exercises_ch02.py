@@ -36,7 +36,7 @@ def stub_two(f, x):
                                            (ex.check_numerical_gradient, stub_three),
                                            (ex.check_torch_gradient, stub_two)])
 def test_stubs_are_not_attempted(checker, stub, capsys):
-    assert checker(stub) is False
+    assert not checker(stub)
     assert "⏳" in capsys.readouterr().out
 
 

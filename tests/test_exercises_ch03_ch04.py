@@ -46,7 +46,7 @@ def stub_three(targets, classes, eps):
     ],
 )
 def test_stubs_are_not_attempted(checker, stub, capsys):
-    assert checker(stub) is False
+    assert not checker(stub)
     assert "⏳" in capsys.readouterr().out
 
 
@@ -362,6 +362,6 @@ def test_kl_names_the_mistake(answer, message):
 
 def test_wrong_answer_prints_feedback_outside_strict_mode(monkeypatch, capsys):
     monkeypatch.setenv("COURSE_STRICT_EXERCISES", "0")
-    assert ex3.check_softmax(lambda x: torch.exp(x) / torch.exp(x).sum(dim=-1, keepdim=True)) is False
+    assert not ex3.check_softmax(lambda x: torch.exp(x) / torch.exp(x).sum(dim=-1, keepdim=True))
     out = capsys.readouterr().out
     assert out.startswith("❌ A softmax that does not overflow:") and "subtract the max" in out

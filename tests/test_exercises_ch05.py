@@ -30,13 +30,13 @@ def stub_adam(m, v, t, beta1, beta2):
     ],
 )
 def test_stubs_are_not_attempted(checker, args, capsys):
-    assert checker(*args) is False
+    assert not checker(*args)
     assert "⏳" in capsys.readouterr().out
 
 
 def test_not_strict_a_wrong_answer_prints_and_returns_false(monkeypatch, capsys):
     monkeypatch.delenv("COURSE_STRICT_EXERCISES")
-    assert ex.check_gd_step((1.2, 3.2)) is False
+    assert not ex.check_gd_step((1.2, 3.2))
     out = capsys.readouterr().out
     assert out.startswith("❌ One gradient-descent step by hand: (1.2, 3.2) is a step *up* the hill")
 

@@ -34,7 +34,7 @@ def stub_one(value):
      (ex.check_precision_recall_from_confusion, stub_one), (ex.check_early_stopping, ...)],
 )
 def test_stubs_are_not_attempted(checker, stub, capsys):
-    assert checker(stub) is False
+    assert not checker(stub)
     assert "⏳" in capsys.readouterr().out
 
 
@@ -151,7 +151,7 @@ def changes_the_batch(model, x, y, loss_fn, optimizer):
 
 
 def test_train_step_accepts_the_five_lines(capsys):
-    assert ex.check_train_step(good_step) is True
+    assert ex.check_train_step(good_step)
     assert "✅" in capsys.readouterr().out
 
     def zero_grad_first(model, x, y, loss_fn, optimizer):
@@ -161,7 +161,7 @@ def test_train_step_accepts_the_five_lines(capsys):
         optimizer.step()
         return loss.item()
 
-    assert ex.check_train_step(zero_grad_first) is True
+    assert ex.check_train_step(zero_grad_first)
 
 
 @pytest.mark.parametrize("step, message", [
@@ -195,15 +195,15 @@ def test_train_step_returning_a_string_is_told_to_return_a_number():
 
 # ----------------------------------------------------------------------------- 2. Kaiming
 def test_kaiming_std():
-    assert ex.check_kaiming_std(lambda fan_in: math.sqrt(2 / fan_in)) is True
-    assert ex.check_kaiming_std(lambda fan_in: torch.tensor(2 / fan_in).sqrt()) is True
+    assert ex.check_kaiming_std(lambda fan_in: math.sqrt(2 / fan_in))
+    assert ex.check_kaiming_std(lambda fan_in: torch.tensor(2 / fan_in).sqrt())
     fails(ex.check_kaiming_std, lambda fan_in: 2 / fan_in, "is the variance")
     fails(ex.check_kaiming_std, lambda fan_in: math.sqrt(1 / fan_in), "ReLU zeroes half")
     fails(ex.check_kaiming_std, lambda fan_in: 0.01, "expected 0.0505")
     fails(ex.check_kaiming_std, lambda fan_in: "big", r"kaiming_std\(784\) is the text 'big', not a number")
     fails(ex.check_kaiming_std, lambda fan_in: torch.ones(2), r"kaiming_std\(784\) should be a number, got a tensor")
     fails(ex.check_kaiming_std, lambda fan_in: None, r"kaiming_std\(784\) is None")
-    assert ex.check_kaiming_std(lambda fan_in: np.sqrt(2 / fan_in)) is True
+    assert ex.check_kaiming_std(lambda fan_in: np.sqrt(2 / fan_in))
 
 
 # ----------------------------------------------------------------------------- 3. precision / recall
@@ -212,7 +212,7 @@ def test_precision_recall_from_confusion():
         tp = m.diagonal().float()
         return tp / m.sum(dim=0), tp / m.sum(dim=1)
 
-    assert ex.check_precision_recall_from_confusion(good) is True
+    assert ex.check_precision_recall_from_confusion(good)
     fails(ex.check_precision_recall_from_confusion, lambda m: good(m)[::-1], "swapped")
     fails(ex.check_precision_recall_from_confusion, lambda m: (good(m)[1], good(m)[1]), "precision divides by the row sums")
     fails(ex.check_precision_recall_from_confusion, lambda m: (good(m)[0], good(m)[0]), "recall divides by the column sums")
@@ -241,7 +241,7 @@ def test_early_stopping_answer_agrees_with_course_lib_callbacks():
         best.on_epoch_end(epoch, model, history)
         if stopper.on_epoch_end(epoch, model, history):
             break
-    assert ex.check_early_stopping((stopper.stopped_epoch, best.best_epoch)) is True
+    assert ex.check_early_stopping((stopper.stopped_epoch, best.best_epoch))
 
 
 def test_early_stopping_mistakes():
@@ -254,5 +254,5 @@ def test_early_stopping_mistakes():
     fails(ex.check_early_stopping, 8, r"answer should be 2 numbers \(stop_epoch, best_epoch\), got a int")
     fails(ex.check_early_stopping, ("8", "6"), r"stop_epoch is the text '8', not a number: write the number without")
     fails(ex.check_early_stopping, (8, 6.5), r"best_epoch is 6\.5; it should be a whole number")
-    assert ex.check_early_stopping(np.array([8, 6])) is True
-    assert ex.check_early_stopping((8.0, torch.tensor(6))) is True
+    assert ex.check_early_stopping(np.array([8, 6]))
+    assert ex.check_early_stopping((8.0, torch.tensor(6)))

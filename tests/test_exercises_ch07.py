@@ -28,7 +28,7 @@ def stub_corr2d(image, kernel):
      (ex.check_edge_kernel, ...)],
 )
 def test_stubs_are_not_attempted(checker, stub, capsys):
-    assert checker(stub) is False
+    assert not checker(stub)
     assert "⏳" in capsys.readouterr().out
 
 
@@ -39,8 +39,8 @@ def test_shapes_right_answer_matches_torch(capsys):
     for layer in layers:
         x = layer(x)
         shapes.append(tuple(x.shape[1:]))
-    assert ex.check_shapes(shapes) is True
-    assert ex.check_shapes([[8, 14, 14], [8, 7, 7], [16, 5, 5]]) is True
+    assert ex.check_shapes(shapes)
+    assert ex.check_shapes([[8, 14, 14], [8, 7, 7], [16, 5, 5]])
     assert "flattening the last gives 400 features" in capsys.readouterr().out
 
 
@@ -72,7 +72,7 @@ def test_shapes_wrong_answers(answer, match):
 
 # ----------------------------------------------------------------------------- 2. parameters
 def test_conv_parameters():
-    assert ex.check_conv_parameters(sum(p.numel() for p in nn.Conv2d(16, 32, 3).parameters())) is True
+    assert ex.check_conv_parameters(sum(p.numel() for p in nn.Conv2d(16, 32, 3).parameters()))
     fails(ex.check_conv_parameters, 4608, "weights only: each of the 32 filters also has one bias")
     fails(ex.check_conv_parameters, 320, "16 x 3 x 3 weights, not 3 x 3")
     fails(ex.check_conv_parameters, 4624, "one bias per output channel")
@@ -82,9 +82,9 @@ def test_conv_parameters():
           r"conv_parameters is the text '4640', not a number: write the number without quotes")
     fails(ex.check_conv_parameters, 4640.5, r"is 4640\.5; it should be a whole number")
     fails(ex.check_conv_parameters, torch.tensor([4608, 32]), r"should be a number, got a tensor of shape \(2,\)")
-    assert ex.check_conv_parameters(np.int64(4640)) is True
-    assert ex.check_conv_parameters(4640.0) is True
-    assert ex.check_conv_parameters(torch.tensor(4640)) is True
+    assert ex.check_conv_parameters(np.int64(4640))
+    assert ex.check_conv_parameters(4640.0)
+    assert ex.check_conv_parameters(torch.tensor(4640))
 
 
 # ----------------------------------------------------------------------------- 3. corr2d
@@ -149,8 +149,8 @@ def crashes(image, kernel):
 
 
 def test_corr2d_accepts_loops_and_vectorised():
-    assert ex.check_corr2d(good_corr2d) is True
-    assert ex.check_corr2d(vectorised_corr2d) is True
+    assert ex.check_corr2d(good_corr2d)
+    assert ex.check_corr2d(vectorised_corr2d)
 
 
 @pytest.mark.parametrize("answer, match", [
@@ -193,7 +193,7 @@ def test_shapes_arithmetic_is_the_scratch_formula():
     torch.tensor([[-0.5, -0.5, -0.5], [0.0, 0.0, 0.0], [0.5, 0.5, 0.5]]),
 ])
 def test_edge_kernel_accepts_horizontal_edge_detectors(kernel):
-    assert ex.check_edge_kernel(kernel) is True
+    assert ex.check_edge_kernel(kernel)
 
 
 @pytest.mark.parametrize("kernel, match", [

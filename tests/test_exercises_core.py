@@ -51,18 +51,18 @@ def _pass_stub(x):
 def test_stubs_are_not_attempted(capsys, monkeypatch):
     monkeypatch.setenv("COURSE_STRICT_EXERCISES", "1")
     for stub in (..., _stub, _pass_stub):
-        assert check_double(stub) is False
+        assert not check_double(stub)
         assert "⏳ Double it: not attempted yet" in capsys.readouterr().out
 
 
 def test_right_answer(capsys):
-    assert check_double(lambda x: 2 * x) is True
+    assert check_double(lambda x: 2 * x)
     assert "✅ Double it: well done." in capsys.readouterr().out
 
 
 def test_wrong_answer_prints_feedback_without_raising_for_a_learner(capsys, monkeypatch):
     monkeypatch.setenv("COURSE_STRICT_EXERCISES", "0")
-    assert check_double(lambda x: x + 2) is False
+    assert not check_double(lambda x: x + 2)
     out = capsys.readouterr().out
     assert "❌ Double it: double([1, -2]) has the right shape but wrong values" in out and "Multiply by 2." in out
 
@@ -80,7 +80,7 @@ def test_learner_code_that_raises_is_one_sentence_with_the_call_and_the_line(cap
         doubled = x @ torch.zeros(3, 3)  # shapes do not fit
         return doubled
 
-    assert check_double(broken) is False
+    assert not check_double(broken)
     out = capsys.readouterr().out
     assert out.startswith("❌ Double it: broken(x: (2,) float32 tensor) raised RuntimeError: ")
     assert "(in your line `doubled = x @ torch.zeros(3, 3)  # shapes do not fit`)" in out
@@ -101,7 +101,7 @@ def test_an_answer_the_checker_did_not_foresee_is_still_one_sentence(capsys, mon
     def check_shape(answer):
         return f"{answer.shape}"  # a checker that forgot to check the type first
 
-    assert check_shape(3) is False
+    assert not check_shape(3)
     assert "the checker could not use your answer (AttributeError" in capsys.readouterr().out
 
 
@@ -326,3 +326,21 @@ def test_expect_results():
         expect_results(torch.zeros(3), ("a", "b"))
     with pytest.raises(Incorrect, match=r"should return 2 things, \(a, b\); it returned 3"):
         expect_results([1, 2, 3], ("a", "b"))
+
+
+def test_a_checker_returns_a_verdict_that_a_notebook_does_not_echo(monkeypatch):
+    """A cell ending in `ex.check_...(answer)` used to show `True`/`False` under the ✅/❌ line."""
+    from course_lib.exercises.core import Verdict, exercise
+
+    @exercise("Two")
+    def check_two(value):
+        if value != 2:
+            raise Incorrect("not two")
+        return "two"
+
+    monkeypatch.setenv("COURSE_STRICT_EXERCISES", "0")  # a wrong answer returns instead of raising
+    passed, failed = check_two(2), check_two(3)
+    assert isinstance(passed, Verdict) and bool(passed) and passed == True and passed.passed  # noqa: E712
+    assert isinstance(failed, Verdict) and not failed and failed == False  # noqa: E712
+    assert passed._ipython_display_() is None  # IPython calls this instead of printing a repr
+    assert repr(Verdict(False)) == "Verdict(passed=False)"

@@ -31,10 +31,21 @@ from .learner_calls import (
                       python_steps,
                       torch_spellings,
 )
-from .verdicts import FAILED, NOT_ATTEMPTED, PASSED, Exercise, ExerciseFailed, Incorrect, Result, exercise, run_checker
+from .verdicts import (
+    FAILED,
+    NOT_ATTEMPTED,
+    PASSED,
+    Exercise,
+    ExerciseFailed,
+    Incorrect,
+    Result,
+    Verdict,
+    exercise,
+    run_checker,
+)
 
 __all__ = [
-    "Incorrect", "ExerciseFailed", "Result", "Exercise", "exercise", "run_checker", "PASSED", "FAILED",
+    "Incorrect", "ExerciseFailed", "Result", "Verdict", "Exercise", "exercise", "run_checker", "PASSED", "FAILED",
     "NOT_ATTEMPTED",
     "reject_none", "expect_number", "expect_whole_number", "expect_numbers", "expect_results", "expect_equal",
     "close_numbers", "close_tensors", "require_tensor", "expect_shape", "expect_finite", "expect_close",

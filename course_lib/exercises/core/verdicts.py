@@ -11,8 +11,8 @@ from typing import Any, Callable
 
 from ...config import strict_exercises
 
-__all__ = ["Incorrect", "ExerciseFailed", "Result", "Exercise", "exercise", "run_checker", "PASSED", "FAILED",
-           "NOT_ATTEMPTED"]
+__all__ = ["Incorrect", "ExerciseFailed", "Result", "Verdict", "Exercise", "exercise", "run_checker", "PASSED",
+           "FAILED", "NOT_ATTEMPTED"]
 
 PASSED, FAILED, NOT_ATTEMPTED = "passed", "failed", "not attempted"
 _MARKS = {PASSED: "✅", FAILED: "❌", NOT_ATTEMPTED: "⏳"}
@@ -36,6 +36,31 @@ class Result:
     @property
     def passed(self) -> bool:
         return self.status == PASSED
+
+
+class Verdict:
+    """What a checker returns: true when the answer passed. It shows nothing in a notebook, because the checker
+    has already printed its ✅/❌/⏳ line: a bare ``True`` or ``False`` under that line only adds noise."""
+
+    __slots__ = ("passed",)
+
+    def __init__(self, passed: bool) -> None:
+        self.passed = bool(passed)
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __eq__(self, other: object) -> bool:
+        return self.passed == other if isinstance(other, bool) else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.passed)
+
+    def __repr__(self) -> str:
+        return f"Verdict(passed={self.passed})"
+
+    def _ipython_display_(self) -> None:  # the last line of a notebook cell: the printed line says it all
+        pass
 
 
 @dataclass(frozen=True)
@@ -91,17 +116,17 @@ def _evaluate(fn: Callable[..., str | None], args: tuple, kwargs: dict) -> tuple
     return Result(PASSED, message or "correct!"), None
 
 
-def exercise(title: str) -> Callable[[Callable[..., str | None]], Callable[..., bool]]:
+def exercise(title: str) -> Callable[[Callable[..., str | None]], Callable[..., "Verdict"]]:
     """Turn ``fn(answer) -> success message`` (raising ``Incorrect``) into a learner-facing checker."""
 
-    def wrap(fn: Callable[..., str | None]) -> Callable[..., bool]:
+    def wrap(fn: Callable[..., str | None]) -> Callable[..., Verdict]:
         @functools.wraps(fn)
-        def check(*args: Any, **kwargs: Any) -> bool:
+        def check(*args: Any, **kwargs: Any) -> Verdict:
             result, cause = _evaluate(fn, args, kwargs)
             print(f"{_MARKS[result.status]} {title}: {result.message}")
             if result.status == FAILED and strict_exercises():
                 raise ExerciseFailed(f"{title}: {result.message}") from cause
-            return result.passed
+            return Verdict(result.passed)
 
         check.title = title  # type: ignore[attr-defined]
         return check
