@@ -40,6 +40,8 @@ __all__ = [
     "denormalize_mnist",
     "load_tiny_shakespeare",
     "TensorBatchLoader",
+    "MNISTDataset",
+    "train_val_indices",
     "train_val_split",
     "make_spirals",
     "make_sine_waves",
@@ -339,6 +341,47 @@ def _examples(tensors: tuple, where: str) -> int:
     return sizes[0]
 
 
+class MNISTDataset(torch.utils.data.Dataset):
+    """MNIST as most PyTorch code reads data: a ``Dataset`` that builds one ``(image, label)`` pair per index.
+
+    ``dataset[i]`` turns the i-th stored byte image into a float32 tensor ``(1, 28, 28)``, scaled to [0, 1]
+    and, with ``normalize=True``, normalised like ``normalize_mnist`` (what torchvision's ``ToTensor`` and
+    ``Normalize`` do per image); the label is a Python int. A ``torch.utils.data.DataLoader`` calls it once
+    per example and stacks the results into batches: the standard idiom, and the Python work per image
+    that ``TensorBatchLoader`` avoids (chapter 06 measures the difference).
+
+    The class lives in course_lib rather than in a notebook because DataLoader workers (``num_workers > 0``)
+    on macOS and Windows start fresh processes that import the dataset's class by name; a class defined in
+    a notebook cannot be imported there. Only the bytes are stored (47 MB for the training set).
+    """
+
+    def __init__(self, train: bool = True, limit: int | None = None, normalize: bool = True) -> None:
+        check_bool("train", train, why="True gives the 60,000 training images, False the 10,000 test images.")
+        check_bool("normalize", normalize, why="True subtracts MNIST_MEAN and divides by MNIST_STD, as "
+                                               "normalize_mnist does.")
+        if limit is not None:
+            limit = check_whole_number("limit", limit, 1, unit="examples", why="Or None for all of them.")
+        images, labels = _mnist_uint8(bool(train))
+        self.images, self.labels = images[:limit], labels[:limit]
+        self.normalize = bool(normalize)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        if isinstance(index, torch.Tensor) and index.dim() == 0 and not index.is_floating_point():
+            index = int(index)  # Subset(dataset, indices_tensor) hands over 0-d tensors
+        if not isinstance(index, (int, np.integer)) or isinstance(index, bool):
+            raise TypeError(f"MNISTDataset is indexed by one whole number (an example), got {type(index).__name__}; "
+                            "a DataLoader asks for one example at a time.")
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"index {index} is out of range for {len(self)} examples.")
+        image = torch.from_numpy(self.images[index].astype(np.float32)).div_(255.0).unsqueeze(0)
+        if self.normalize:
+            image = image.sub_(MNIST_MEAN).div_(MNIST_STD)
+        return image, int(self.labels[index])
+
+
 class TensorBatchLoader:
     """Batches from whole tensors kept on the device: no workers, no per-item Python work.
 
@@ -484,18 +527,30 @@ def train_val_split(
     training split the rest, which must not be empty.
     """
     n = _examples(tensors, "train_val_split")
+    train_idx, val_idx = train_val_indices(n, val_fraction, seed, where="train_val_split")
+    return tuple(t[train_idx] for t in tensors), tuple(t[val_idx] for t in tensors)
+
+
+def train_val_indices(
+    n: int, val_fraction: float = 0.1, seed: int = 0, where: str = "train_val_indices"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The (training, validation) indices ``train_val_split`` uses for ``n`` examples.
+
+    For a ``Dataset``: ``torch.utils.data.Subset(dataset, train_idx)`` then holds exactly the examples
+    ``train_val_split`` puts in the training tensors, so both routes train and validate on the same split.
+    """
+    n = check_whole_number("n", n, 1, unit="examples")
     check_number("val_fraction", val_fraction, above=0, below=1,
                  why="E.g. 0.1 keeps 10% of the examples for validation.")
     seed = check_whole_number("seed", seed, 0)
     n_val = max(1, int(round(n * val_fraction)))
     if n - n_val < 1:
         raise ValueError(
-            f"train_val_split needs at least one example on each side, but {n} example(s) with val_fraction="
+            f"{where} needs at least one example on each side, but {n} example(s) with val_fraction="
             f"{val_fraction} leave {n - n_val} for training. Use more examples or a smaller val_fraction."
         )
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    val_idx, train_idx = order[:n_val], order[n_val:]
-    return tuple(t[train_idx] for t in tensors), tuple(t[val_idx] for t in tensors)
+    return order[n_val:], order[:n_val]
 
 
 # ----------------------------------------------------------------------------- synthetic

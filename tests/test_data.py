@@ -485,3 +485,65 @@ def test_normalize_mnist_is_the_training_statistics_and_refuses_the_wrong_scale(
         data.normalize_mnist(z)
     with pytest.raises(TypeError, match=r"got torch\.uint8\. Raw bytes 0-255 become that with images\.float\(\) / 255"):
         data.normalize_mnist((x * 255).to(torch.uint8))
+
+
+# ----------------------------------------------------------------------------- the standard Dataset idiom
+def test_mnist_dataset_items_are_the_normalised_tensors_load_mnist_gives():
+    dataset = data.MNISTDataset(train=False, limit=300)
+    x, y = data.load_mnist(train=False, limit=300)
+    assert len(dataset) == 300
+    image, label = dataset[7]
+    assert image.shape == (1, 28, 28) and image.dtype == torch.float32 and isinstance(label, int)
+    assert torch.equal(image, data.normalize_mnist(x[7:8])[0]) and label == int(y[7])
+    assert torch.equal(dataset[-1][0], data.normalize_mnist(x[-1:])[0])
+    raw, _ = data.MNISTDataset(train=False, limit=300, normalize=False)[7]
+    assert torch.equal(raw, x[7])
+
+
+def test_mnist_dataset_through_a_dataloader_and_a_subset_gives_the_split_tensors():
+    dataset = data.MNISTDataset(train=False, limit=500)
+    x, y = data.load_mnist(train=False, limit=500)
+    (x_train, y_train), (x_val, y_val) = data.train_val_split(data.normalize_mnist(x), y, val_fraction=0.2, seed=3)
+    train_idx, val_idx = data.train_val_indices(len(dataset), val_fraction=0.2, seed=3)
+    loader = torch.utils.data.DataLoader(torch.utils.data.Subset(dataset, train_idx), batch_size=128)
+    batches = list(loader)
+    assert [len(b[1]) for b in batches] == [128, 128, 128, 16]
+    assert torch.equal(torch.cat([b[0] for b in batches]), x_train)
+    assert torch.equal(torch.cat([b[1] for b in batches]), y_train) and batches[0][1].dtype == torch.int64
+    assert torch.equal(torch.stack([dataset[int(i)][0] for i in val_idx]), x_val)
+
+
+def test_mnist_dataset_can_go_to_a_worker_process():
+    """DataLoader workers receive the dataset pickled (spawned on macOS and Windows): it must survive that."""
+    import pickle
+
+    dataset = data.MNISTDataset(train=False, limit=50)
+    copy = pickle.loads(pickle.dumps(dataset))
+    assert len(copy) == 50 and torch.equal(copy[3][0], dataset[3][0])
+
+
+@pytest.mark.parametrize("index, error, match", [
+    (50, IndexError, r"index 50 is out of range for 50 examples"),
+    (-51, IndexError, "out of range"),
+    (1.0, TypeError, "one whole number"),
+    (slice(0, 2), TypeError, "one whole number"),
+])
+def test_mnist_dataset_bad_index(index, error, match):
+    with pytest.raises(error, match=match):
+        data.MNISTDataset(train=False, limit=50)[index]
+
+
+def test_mnist_dataset_bad_arguments():
+    with pytest.raises(TypeError, match="train must be True or False"):
+        data.MNISTDataset(train="yes")
+    with pytest.raises((TypeError, ValueError), match="limit"):
+        data.MNISTDataset(limit=0)
+
+
+def test_train_val_indices_are_what_train_val_split_uses():
+    x = torch.arange(20)
+    train_idx, val_idx = data.train_val_indices(20, val_fraction=0.25, seed=1)
+    (train,), (val,) = data.train_val_split(x, val_fraction=0.25, seed=1)
+    assert torch.equal(x[train_idx], train) and torch.equal(x[val_idx], val) and len(val) == 5
+    with pytest.raises(ValueError, match="train_val_indices needs at least one example on each side"):
+        data.train_val_indices(1, val_fraction=0.5)

@@ -20,7 +20,7 @@ NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 #: The link each chapter carries, relative to notebooks/ (it works in JupyterLab and on GitHub).
 LINK = "../docs/glossary.md"
 #: Chapters whose prose pass (issue 14) links the glossary on another branch: take each out when it does.
-NOT_LINKED_YET = {"05_optimizers", "06_mlp", "07_cnn"}
+NOT_LINKED_YET: set[str] = set()
 CJK = "\u4e00-\u9fff"
 #: "(...)" holding at least one Chinese character; ASCII or full-width parentheses.
 GLOSS = re.compile(rf"[(（]([^()（）]*[{CJK}][^()（）]*)[)）]")

@@ -86,6 +86,17 @@ def test_warmup_cosine_matches_sequential_linear_then_cosine(warmup, total, min_
     assert S.warmup_cosine_lr(total + 7, 0.1, warmup, total, min_lr, start) == pytest.approx(min_lr)
 
 
+@pytest.mark.parametrize("total, pct, div, final",
+                         [(60, 0.3, 25.0, 1e4), (100, 0.25, 10.0, 100.0), (37, 0.5, 25.0, 1e4)])
+def test_one_cycle_matches_onecyclelr(total, pct, div, final):
+    theirs = torch_lrs(lambda o: torch.optim.lr_scheduler.OneCycleLR(
+        o, max_lr=0.1, total_steps=total, pct_start=pct, div_factor=div, final_div_factor=final), steps=total)
+    assert_same([S.one_cycle_lr(t, 0.1, total, pct, div, final) for t in range(total)], theirs)
+    assert max(theirs) == pytest.approx(0.1, rel=0.01) and theirs[0] == pytest.approx(0.1 / div)
+    with pytest.raises(ValueError, match="past the schedule's last step"):
+        S.one_cycle_lr(total, 0.1, total)
+
+
 def test_warmup_cosine_shape():
     lrs = [S.warmup_cosine_lr(t, 1.0, 10, 100) for t in range(101)]
     assert lrs[0] == pytest.approx(0.01)

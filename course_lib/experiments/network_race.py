@@ -8,7 +8,6 @@ draws the result.
 """
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterable, Mapping
@@ -33,16 +32,19 @@ class NetworkRace:
     batch_losses: dict[str, list[float]] = field(default_factory=dict)
     histories: dict[str, "History"] = field(default_factory=dict)
     test: dict[str, dict[str, float]] = field(default_factory=dict)
-    seconds: dict[str, float] = field(default_factory=dict)
 
     def table(self) -> str:
-        """A plain-text table: final training loss, test loss and accuracy, time."""
-        rows = [f"{'optimizer':<12}{'last train loss':>16}{'test loss':>11}{'test acc':>10}{'seconds':>9}"]
+        """A plain-text table: final training loss, test loss and accuracy.
+
+        No time column: each optimizer's extra work is a few element-wise operations per weight, far below
+        the forward and backward passes, so wall times differ by whatever else the machine was doing.
+        """
+        rows = [f"{'optimizer':<12}{'last train loss':>16}{'test loss':>11}{'test acc':>10}"]
         for name, losses in self.batch_losses.items():
             tail = losses[-20:]  # the mean of the last batches: one batch alone is noisy
             test = self.test.get(name, {})
             rows.append(f"{name:<12}{sum(tail) / len(tail):>16.4f}{test.get('loss', float('nan')):>11.4f}"
-                        f"{test.get('accuracy', float('nan')):>10.4f}{self.seconds[name]:>9.1f}")
+                        f"{test.get('accuracy', float('nan')):>10.4f}")
         return "\n".join(rows)
 
 
@@ -93,10 +95,8 @@ def compare_on_network(
         model = make_model()
         optimizer = make_optimizer(list(model.parameters()))
         batch_losses = BatchLosses()
-        started = time.perf_counter()
         result.histories[name] = fit(model, train_data, loss_fn, optimizer, epochs=epochs, device=device,
                                      callbacks=[batch_losses], progress=progress)
-        result.seconds[name] = time.perf_counter() - started
         result.batch_losses[name] = batch_losses.values
         if test_data is not None:  # evaluate runs where fit put the model
             result.test[name] = evaluate(model, test_data, loss_fn)

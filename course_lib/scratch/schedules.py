@@ -10,7 +10,8 @@ Two layers, so each can be read on its own:
   with ``course_lib.fit(..., scheduler=..., scheduler_step="batch" or "epoch")``.
 
 Each formula gives the same values as its torch twin (tests/test_scratch_schedules.py):
-``StepLR``, ``CosineAnnealingLR``, ``LinearLR`` and ``SequentialLR([LinearLR, CosineAnnealingLR])``.
+``StepLR``, ``CosineAnnealingLR``, ``LinearLR``, ``SequentialLR([LinearLR, CosineAnnealingLR])`` and
+``OneCycleLR`` (its learning rate; it also cycles momentum, which ``one_cycle_lr`` leaves out).
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ __all__ = [
     "cosine_lr",
     "linear_warmup_lr",
     "warmup_cosine_lr",
+    "one_cycle_lr",
     "LRSchedule",
     "StepDecay",
     "CosineAnnealing",
@@ -111,6 +113,39 @@ def warmup_cosine_lr(
         return linear_warmup_lr(step, base_lr, warmup_steps, start_factor)
     decay_steps = total_steps - warmup_steps
     return cosine_lr(min(step - warmup_steps, decay_steps), base_lr, decay_steps, min_lr)
+
+
+def one_cycle_lr(step: int, max_lr: float, total_steps: int, pct_start: float = 0.3, div_factor: float = 25.0,
+                 final_div_factor: float = 1e4) -> float:
+    r"""The one-cycle schedule (Smith & Topin, 2019) as torch's ``OneCycleLR`` computes its learning rate.
+
+    Up from ``max_lr / div_factor`` to ``max_lr`` along half a cosine over the first ``pct_start`` of the
+    steps, then down along half a cosine to ``max_lr / (div_factor * final_div_factor)`` at the last step
+    (step ``total_steps - 1``). With :math:`c(a, b, p) = b + \tfrac12 (a - b)(1 + \cos \pi p)` going from
+    ``a`` at ``p = 0`` to ``b`` at ``p = 1``, and the peak at step :math:`w = \text{pct\_start}\cdot T - 1`:
+    :math:`\eta_t = c(\eta_{start}, \eta_{max}, t / w)` for :math:`t \le w`, else
+    :math:`c(\eta_{max}, \eta_{end}, (t - w) / (T - 1 - w))`.
+    """
+    _check_step(step)
+    check_learning_rate(max_lr, "max_lr")
+    _check_count("total_steps", total_steps)
+    check_number("pct_start", pct_start, above=0, below=1, why="It is the fraction of the steps spent warming up.")
+    check_number("div_factor", div_factor, above=0, why="The schedule starts at max_lr / div_factor.")
+    check_number("final_div_factor", final_div_factor, above=0,
+                 why="It ends at max_lr / (div_factor * final_div_factor).")
+    if step >= total_steps:
+        raise ValueError(f"step {step} is past the schedule's last step, total_steps - 1 = {total_steps - 1} "
+                         "(torch's OneCycleLR refuses to step further too).")
+
+    def anneal(start: float, end: float, progress: float) -> float:
+        return end + 0.5 * (start - end) * (1 + math.cos(math.pi * progress))
+
+    start_lr = max_lr / div_factor
+    end_lr = start_lr / final_div_factor
+    peak = float(pct_start * total_steps) - 1
+    if step <= peak:
+        return anneal(start_lr, max_lr, step / peak)
+    return anneal(max_lr, end_lr, (step - peak) / (total_steps - 1 - peak))
 
 
 # ----------------------------------------------------------------------------- the classes
