@@ -50,6 +50,11 @@ def _check_model_and_example(model: Any, example: Any, function: str) -> None:
                         f"model with, got {type(example).__name__}.")
 
 
+def _traceable(example: torch.Tensor, dynamic_batch: bool) -> torch.Tensor:
+    """An example of 2 or more: the tracer treats a size of 1 as a constant, which a dynamic batch cannot be."""
+    return example.repeat(2, *[1] * (example.ndim - 1)) if dynamic_batch and example.shape[0] == 1 else example
+
+
 def export_onnx(model: nn.Module, example: torch.Tensor, path: PathLike, *, dynamic_batch: bool = True,
                 dynamo: bool = True) -> Path:
     """Export ``model`` in evaluation mode to an ONNX file at ``path``; return the path.
@@ -64,7 +69,8 @@ def export_onnx(model: nn.Module, example: torch.Tensor, path: PathLike, *, dyna
     target.parent.mkdir(parents=True, exist_ok=True)
     was_training = model.training
     model.eval()
-    example = example.to(next(model.parameters()).device) if any(True for _ in model.parameters()) else example
+    parameter = next(model.parameters(), None)
+    example = _traceable(example if parameter is None else example.to(parameter.device), dynamic_batch)
     try:
         with warnings.catch_warnings(), redirect_stdout(io.StringIO()):  # the exporter's progress lines
             warnings.simplefilter("ignore")
@@ -112,6 +118,7 @@ def export_program(model: nn.Module, example: torch.Tensor, path: PathLike, *, d
     _check_model_and_example(model, example, "export_program")
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
+    example = _traceable(example, dynamic_batch)
     was_training = model.training
     model.eval()
     try:
