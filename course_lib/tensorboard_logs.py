@@ -12,6 +12,7 @@ is all that writing and reading event files need.
 """
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import types
@@ -68,7 +69,13 @@ def read_scalars(log_dir: str | os.PathLike) -> dict[str, Scalars]:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     accumulator = EventAccumulator(str(folder), size_guidance={"scalars": 0})  # 0: keep every point
-    accumulator.Reload()
+    quiet = logging.getLogger("tensorboard")  # it reports each purge of a crashed run's extra events
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        accumulator.Reload()
+    finally:
+        quiet.setLevel(level)
     curves = {}
     for tag in accumulator.Tags()["scalars"]:
         events = sorted(accumulator.Scalars(tag), key=lambda event: event.step)
