@@ -19,10 +19,13 @@ Three hooks serve the later chapters without a second loop:
 - **Checkpoints and logs**: callbacks reach the model, optimizer, scheduler, gradient scaler,
   epoch, step and history as ``self.run`` (a ``TrainingRun``), see every step's loss and rate in
   ``on_step_end``, and ``fit(..., history=earlier_history)`` resumes after the epochs it holds.
+  ``callbacks=[Checkpoint(path)]`` saves a checkpoint every epoch and ``fit(..., resume_from=path)``
+  continues from one exactly: the same batches, random draws and numbers as a run never stopped.
 """
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
@@ -30,11 +33,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from .callbacks import BestWeights, Callback, EarlyStopping, TrainingRun
+from .callbacks import BestWeights, Callback, Checkpoint, EarlyStopping, TrainingRun, restore_training
 from .device import MixedPrecision, get_device, mixed_precision_for, model_device, to_device
 from .history import History
 
-__all__ = ["BestWeights", "Callback", "EarlyStopping", "History", "TrainingRun", "evaluate", "fit", "predict"]
+__all__ = ["BestWeights", "Callback", "Checkpoint", "EarlyStopping", "History", "TrainingRun", "evaluate", "fit",
+           "predict"]
 
 Batch = Sequence[torch.Tensor]
 LossFn = Callable[[Any, torch.Tensor], Any]
@@ -64,6 +68,7 @@ def fit(
     live_plot: bool = False,
     progress: bool = True,
     history: History | None = None,
+    resume_from: str | os.PathLike | None = None,
 ) -> History:
     """Train ``model`` for ``epochs`` and return a ``History`` of losses and accuracies.
 
@@ -79,6 +84,11 @@ def fit(
     - ``history``: a History from earlier epochs of this training (e.g. from a checkpoint): fit
       appends to it and runs epochs ``history.epochs + 1`` to ``epochs``, so ``epochs`` stays the
       total. A History you pass also keeps the finished epochs if training is interrupted.
+    - ``resume_from``: a file written by ``callbacks=[Checkpoint(path)]``. Before the first epoch
+      fit restores the model, optimizer, scheduler, gradient scaler, the training data's order
+      (a ``TensorBatchLoader``'s), the random states and the history, then trains the epochs left
+      up to ``epochs`` (the total), giving the numbers the run would have given had it never
+      stopped. Build the model, optimizer and scheduler as for the saved run.
     - ``loss_fn`` may return a dict with the total under ``"loss"`` (see the module's docstring).
 
     When training stops with an error (a diverging loss, Ctrl-C, a failing callback) the
@@ -88,6 +98,8 @@ def fit(
     history, callbacks, scheduler_step = _check_fit_arguments(
         model, train_data, loss_fn, optimizer, epochs, val_data, scheduler, scheduler_step, callbacks, grad_clip,
         history)
+    if resume_from is not None and len(history.metrics):
+        raise ValueError("Pass either resume_from= (the checkpoint holds the history) or history=, not both.")
     if live_plot:
         from .plots import LivePlot  # matplotlib only when a plot is asked for
 
@@ -100,7 +112,9 @@ def fit(
     if use_channels_last:
         model.to(memory_format=torch.channels_last)
     run = TrainingRun(model=model, optimizer=optimizer, history=history, device=device, scheduler=scheduler,
-                      scaler=precision.grad_scaler(), epochs=epochs)
+                      scaler=precision.grad_scaler(), epochs=epochs, train_data=train_data)
+    if resume_from is not None:
+        _resume(resume_from, run, epochs)
     first_epoch = history.epochs + 1
     bars = _ProgressBars(progress, first_epoch, epochs, _length(train_data))
     loop = _Loop(run, loss_fn, precision, use_channels_last, grad_clip, scheduler_step == "batch", callbacks, bars)
@@ -138,6 +152,14 @@ def fit(
         for callback in callbacks:
             callback.on_train_end(model, history)
     return history
+
+
+def _resume(path: str | os.PathLike, run: TrainingRun, epochs: int) -> None:
+    """Restore a Checkpoint file into ``run`` (see ``restore_training``); refuse a total already reached."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"resume_from must be the path of a checkpoint file, e.g. 'runs/last.ckpt', got "
+                        f"{type(path).__name__}.")
+    restore_training(path, run, epochs)
 
 
 def _train_epoch(loop: _Loop, data: Iterable[Batch]) -> dict[str, float]:
