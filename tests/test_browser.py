@@ -46,18 +46,31 @@ FIRST_DRAW_S = 120  # an explorer's first figure, on a busy 2-core machine
 REDRAW_S = 60  # a redraw after one control moved
 
 # Cell 0 of the generated notebook. ipywidgets runs a control's callback while handling the front end's
-# message; an exception there never reaches the cell: the kernel logs it (logger "Comm") and JupyterLab shows
-# it only in its log console. This handler writes those records to a file the test reads.
+# message; an exception there never reaches the cell: ipywidgets hands it to IPython's showtraceback, whose
+# error JupyterLab shows only in its log console (and the comm layer logs its own, logger "Comm"). Both are
+# written to a file the test reads.
 RECORD_KERNEL_ERRORS = f"""\
 import course_lib
 import logging
+import sys
+import traceback
+
+def _write_error(text):
+    with open({KERNEL_ERRORS!r}, "a") as file:
+        file.write(text + "\\n")
 
 class _WriteErrors(logging.Handler):
     def emit(self, record):
-        with open({KERNEL_ERRORS!r}, "a") as file:
-            file.write(self.format(record) + "\\n")
+        _write_error(self.format(record))
 
 logging.getLogger("Comm").addHandler(_WriteErrors(level=logging.ERROR))
+_show_traceback = get_ipython().showtraceback
+
+def _record_traceback(exc_tuple=None, *args, **kwargs):
+    _write_error("".join(traceback.format_exception(*(exc_tuple or sys.exc_info()))))
+    return _show_traceback(exc_tuple, *args, **kwargs)
+
+get_ipython().showtraceback = _record_traceback
 """
 
 # Each kind of control, as ipywidgets 8 draws it. A slider moves with its handle's arrow keys, a dropdown
