@@ -26,7 +26,7 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError
+from nbclient.exceptions import CellExecutionError, DeadKernelError
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
@@ -78,6 +78,8 @@ def run_notebook(path: Path, fast: bool, timeout: int, save_to: Path | None = No
         status = "error: " + str(error).strip().splitlines()[-1][:120]
     except TimeoutError:
         status = f"timed out after {timeout} s"
+    except DeadKernelError:  # killed: out of memory (Binder's 2 GB) or a crash; the other notebooks still run
+        status = "kernel died"
     finally:
         wall = time.perf_counter() - start
         if saved is None:
