@@ -53,6 +53,7 @@ RECORD_KERNEL_ERRORS = f"""\
 import course_lib
 import logging
 import sys
+import threading
 import traceback
 
 def _write_error(text):
@@ -67,7 +68,8 @@ logging.getLogger("Comm").addHandler(_WriteErrors(level=logging.ERROR))
 _show_traceback = get_ipython().showtraceback
 
 def _record_traceback(exc_tuple=None, *args, **kwargs):
-    _write_error("".join(traceback.format_exception(*(exc_tuple or sys.exc_info()))))
+    _write_error(f"in thread {{threading.current_thread().name}}:\\n"
+                 + "".join(traceback.format_exception(*(exc_tuple or sys.exc_info()))))
     return _show_traceback(exc_tuple, *args, **kwargs)
 
 get_ipython().showtraceback = _record_traceback
