@@ -12,7 +12,7 @@ one cell of a generated notebook: its chapter's first (import) cell, the chapter
 the small stand-in data and model that test uses (``SETUP``, ``MODEL_FOR``: add a chapter's there if its
 explorer needs more), then the explorer cell itself. One JupyterLab server, one browser and one kernel
 serve every explorer; each is one test, so a failure names the explorer. The ten explorers of chapters
-00-07 took 3 to 4.5 minutes in all on 2 cores shared with other work (load average 7 to 12).
+00-07 took 2 to 4.5 minutes in all on 2 cores shared with other work (load average 5 to 12).
 
 Needs Debian's ``chromium`` and ``chromium-driver`` (.ci/run installs them); skipped where they are missing.
 """
