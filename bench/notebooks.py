@@ -2,8 +2,8 @@
 
 Each notebook runs top to bottom in a fresh kernel, as a learner's "Restart and run all"
 does. After its last cell, one extra cell asks the kernel for its peak resident memory
-(``ru_maxrss``): that is the number to hold under Binder's 2 GB. Prints a table and writes
-the rows as JSON to bench/results/notebooks.json.
+(``ru_maxrss``): that is the number to hold under Binder's 2 GB. Prints a table, then each
+notebook's three slowest cells, and writes the rows as JSON to bench/results/notebooks.json.
 
 A full-mode run also checks the numbers each chapter's prose quotes (its metadata's
 ``course.quoted_numbers``, see tools/check_quoted_numbers.py) against what the run printed, prints
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError
+from nbclient.exceptions import CellExecutionError, DeadKernelError
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
@@ -40,6 +40,25 @@ import json, resource, sys
 _peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({"peak_mb": _peak / (2**20 if sys.platform == "darwin" else 2**10)}))
 """
+
+
+def slowest_cells(notebook: nbformat.NotebookNode, count: int = 3) -> list[tuple[float, int, str]]:
+    """The ``count`` code cells that took longest: (seconds, cell number counting from 1, first line).
+
+    Read from the timing nbclient records in each executed cell's metadata (``execution``).
+    """
+    from datetime import datetime
+
+    timed = []
+    for number, cell in enumerate(notebook.cells, start=1):
+        timing = cell.get("metadata", {}).get("execution", {})
+        start, end = timing.get("iopub.execute_input"), timing.get("shell.execute_reply")
+        if cell.cell_type == "code" and start and end:
+            seconds = (datetime.fromisoformat(end.replace("Z", "+00:00"))
+                       - datetime.fromisoformat(start.replace("Z", "+00:00"))).total_seconds()
+            first = next((line for line in cell.source.splitlines() if line.strip() and not line.startswith("#")), "")
+            timed.append((seconds, number, first.strip()[:60]))
+    return sorted(timed, reverse=True)[:count]
 
 
 def run_notebook(path: Path, fast: bool, timeout: int, save_to: Path | None = None) -> tuple[dict, list[QuotedNumber]]:
@@ -59,6 +78,8 @@ def run_notebook(path: Path, fast: bool, timeout: int, save_to: Path | None = No
         status = "error: " + str(error).strip().splitlines()[-1][:120]
     except TimeoutError:
         status = f"timed out after {timeout} s"
+    except DeadKernelError:  # killed: out of memory (Binder's 2 GB) or a crash; the other notebooks still run
+        status = "kernel died"
     finally:
         wall = time.perf_counter() - start
         if saved is None:
@@ -69,12 +90,15 @@ def run_notebook(path: Path, fast: bool, timeout: int, save_to: Path | None = No
         if output.get("name") == "stdout" and "peak_mb" in output.get("text", ""):
             peak_mb = json.loads(output["text"].strip().splitlines()[-1])["peak_mb"]
     notebook.cells.pop()  # the measuring cell is ours, not the chapter's
+    slowest = slowest_cells(notebook)
     if save_to is not None:
         save_to.mkdir(parents=True, exist_ok=True)
         nbformat.write(notebook, save_to / f"{path.stem}.{'fast' if fast else 'full'}.ipynb")
     quoted = [] if fast else check_notebook(notebook, path.name)  # the prose describes the full run only
     row = {"notebook": path.name, "mode": "fast" if fast else "full", "wall_s": round(wall, 1),
-           "peak_mb": round(peak_mb) if peak_mb else None, "status": status}
+           "peak_mb": round(peak_mb) if peak_mb else None, "status": status,
+           "slowest_cells": [{"seconds": round(seconds, 1), "cell": number, "starts": first}
+                             for seconds, number, first in slowest]}
     return row, quoted
 
 
@@ -99,6 +123,10 @@ def main(argv: list[str] | None = None) -> int:
             flag = "  OVER BINDER'S 2 GB" if row["peak_mb"] and row["peak_mb"] > BINDER_LIMIT_MB else ""
             print(f"{row['notebook']:<24} {row['mode']:<5} {row['wall_s']:>8.1f} {row['peak_mb'] or '-':>8}  "
                   f"{row['status']}{flag}", flush=True)
+    print("\nSlowest cells (cell number counting markdown cells too, from 1; seconds):")
+    for row in rows:
+        cells = "; ".join(f"#{c['cell']} {c['seconds']:.1f} s `{c['starts']}`" for c in row["slowest_cells"])
+        print(f"{row['notebook']:<24} {row['mode']:<5} {cells}", flush=True)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
     fresh = {(row["notebook"], row["mode"]) for row in rows}

@@ -6,14 +6,37 @@ Without a widget front end (CI, a terminal) a widget shows as plain text and not
 from __future__ import annotations
 
 import base64
+import functools
 import io
-from typing import TYPE_CHECKING
+import threading
+from typing import TYPE_CHECKING, Callable, TypeVar
 
 if TYPE_CHECKING:
     import ipywidgets
     from matplotlib.figure import Figure
 
-__all__ = ["show_figure", "clear_figure"]
+__all__ = ["show_figure", "clear_figure", "one_at_a_time"]
+
+F = TypeVar("F", bound=Callable)
+# One lock for every explorer in the kernel: re-entrant, since a callback may call another (a new surface
+# sets four sliders, then redraws).
+_DRAWING = threading.RLock()
+
+
+def one_at_a_time(callback: F) -> F:
+    """Run an explorer's callback only while no other explorer callback runs, in any thread.
+
+    JupyterLab 4.6 with ipykernel 7 can deliver widget messages on a kernel subshell, a second thread,
+    so two redraws could run at once; matplotlib is not thread-safe, and two figures laid out together
+    corrupted its mathtext parser ("ParseException: Expected end of text" on a log axis's tick labels:
+    the optimizer race, tests/test_browser.py). Every explorer's observer goes through this.
+    """
+    @functools.wraps(callback)
+    def run(*args, **kwargs):
+        with _DRAWING:
+            return callback(*args, **kwargs)
+
+    return run  # type: ignore[return-value]
 
 
 def show_figure(output: "ipywidgets.Output", fig: "Figure", text: str | None = None) -> None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from ..experiments.vanishing_gradients import ACTIVATIONS, activation_pair, gradient_flow
-from . import show_figure
+from . import one_at_a_time, show_figure
 
 if TYPE_CHECKING:
     import ipywidgets
@@ -112,6 +112,7 @@ def activation_explorer(depth: int = 10, max_depth: int = 30) -> "ipywidgets.VBo
     init = widgets.Dropdown(options=list(INITS), value="xavier", description="init")
     output = widgets.Output()
 
+    @one_at_a_time
     def redraw(*_: object) -> None:
         low, high = x_range.value
         if high <= low:

@@ -11,7 +11,7 @@ import re
 from typing import TYPE_CHECKING, Sequence
 
 from ..scratch.broadcasting import Shape, broadcast_shapes_explained, format_shape
-from . import clear_figure, show_figure
+from . import clear_figure, one_at_a_time, show_figure
 
 if TYPE_CHECKING:  # imported lazily: drawing needs a plotting library, the explanation does not
     import ipywidgets
@@ -150,6 +150,7 @@ def broadcasting_explorer(a: str = "3, 1", b: str = "4") -> "ipywidgets.VBox":
 
     holding = [False]  # True while an example sets both boxes, so the drawing updates once
 
+    @one_at_a_time
     def redraw(*_: object) -> None:
         if holding[0]:
             return
@@ -168,6 +169,7 @@ def broadcasting_explorer(a: str = "3, 1", b: str = "4") -> "ipywidgets.VBox":
         steps.value = f"{verdict}<div style='font-family:monospace'>{lines}</div>"
         show_figure(drawing, plot_broadcast(shape_a, shape_b))
 
+    @one_at_a_time
     def use_example(change: dict) -> None:
         if change["new"] is not None:
             holding[0] = True

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Mapping
 
 from ..scratch.autograd import Value, draw_graph
-from . import clear_figure, show_figure
+from . import clear_figure, one_at_a_time, show_figure
 
 if TYPE_CHECKING:
     import ipywidgets
@@ -121,6 +121,7 @@ def computation_graph_explorer(name: str = "neuron") -> "ipywidgets.VBox":
     def current_values() -> dict[str, float]:
         return {slider.description: slider.value for slider in sliders.children}
 
+    @one_at_a_time
     def redraw(*_: object) -> None:
         values = current_values()
         try:
@@ -131,6 +132,7 @@ def computation_graph_explorer(name: str = "neuron") -> "ipywidgets.VBox":
             return
         show_figure(drawing, plot_expression(choice.value, values))
 
+    @one_at_a_time
     def make_sliders(*_: object) -> None:
         new = []
         for key, default in _expression(choice.value).defaults.items():

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from ..augment import shift_image
-from . import show_figure
+from . import one_at_a_time, show_figure
 
 if TYPE_CHECKING:
     import ipywidgets
@@ -76,6 +76,7 @@ def digit_explorer(model: nn.Module, images: torch.Tensor, labels: torch.Tensor 
     dy = widgets.IntSlider(value=0, min=-max_shift, max=max_shift, description="shift down")
     output = widgets.Output()
 
+    @one_at_a_time
     def redraw(*_: object) -> None:
         label = None if labels is None else int(labels[index.value])
         show_figure(output, plot_digit_probabilities(model, images[index.value], label, dx.value, dy.value))

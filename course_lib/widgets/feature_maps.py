@@ -21,7 +21,7 @@ from torch import nn
 
 from ..experiments.conv_responses import apply_kernel, as_grey_image, as_kernel, conv_layer, conv_layers, \
     feature_maps
-from . import show_figure
+from . import one_at_a_time, show_figure
 
 if TYPE_CHECKING:
     import ipywidgets
@@ -111,12 +111,14 @@ def kernel_explorer(
     def kernel() -> list[list[float]]:
         return [[cells[3 * i + j].value for j in range(3)] for i in range(3)]
 
+    @one_at_a_time
     def redraw(*_: object) -> None:
         if loading["preset"]:
             return
         title = "input" if labels is None else f"digit {int(labels[index.value])}"
         show_figure(output, plot_kernel_response(images[index.value], kernel(), title))
 
+    @one_at_a_time
     def load_preset(*_: object) -> None:
         loading["preset"] = True
         for cell, value in zip(cells, (v for row in KERNELS[presets.value] for v in row)):
@@ -211,10 +213,12 @@ def feature_map_explorer(
     channel = widgets.IntSlider(value=0, min=0, max=layers[first].out_channels - 1, description="channel")
     output = widgets.Output()
 
+    @one_at_a_time
     def redraw(*_: object) -> None:
         label = None if labels is None else int(labels[index.value])
         show_figure(output, plot_feature_map(model, images[index.value], layer.value, channel.value, label, relu))
 
+    @one_at_a_time
     def change_layer(*_: object) -> None:
         channel.unobserve(redraw, names="value")
         channel.max = layers[layer.value].out_channels - 1  # also clamps the value into range

@@ -20,7 +20,7 @@ import torch
 from ..experiments.ce_vs_mse import CLASSIFICATION_LOSSES, RaceHistory
 from ..scratch import activations as act
 from ..scratch import losses as L
-from . import show_figure
+from . import one_at_a_time, show_figure
 
 if TYPE_CHECKING:
     import ipywidgets
@@ -118,6 +118,7 @@ def _explorer(draw: Callable[..., "Figure"], controls: dict) -> "ipywidgets.VBox
 
     output = widgets.Output()
 
+    @one_at_a_time
     def redraw(*_: object) -> None:
         show_figure(output, draw(**{name: control.value for name, control in controls.items()}))
 

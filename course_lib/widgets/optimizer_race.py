@@ -16,7 +16,7 @@ import torch
 
 from ..experiments.optimizer_race import OPTIMIZER_NAMES, SURFACES, Surface, Trajectory, get_surface, race, \
     standard_optimizers
-from . import show_figure
+from . import one_at_a_time, show_figure
 
 if TYPE_CHECKING:
     import ipywidgets
@@ -126,6 +126,7 @@ def optimizer_race_explorer(surface: str = "bowl") -> "ipywidgets.VBox":
     output = widgets.Output()
     paused = False  # True while a new surface sets four sliders, so they redraw once, not four times
 
+    @one_at_a_time
     def redraw(*_: object) -> None:
         if paused:
             return
@@ -135,6 +136,7 @@ def optimizer_race_explorer(surface: str = "bowl") -> "ipywidgets.VBox":
                         optimizers=[name for name, box in checkboxes.items() if box.value])
         show_figure(output, fig, get_surface(controls["surface"].value).note)
 
+    @one_at_a_time
     def new_surface(change: dict) -> None:
         nonlocal paused
         chosen = get_surface(change["new"])
