@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..tensorboard_logs import list_runs, plot_runs, read_scalars
-from . import clear_figure, show_figure
+from . import clear_figure, one_at_a_time, show_figure
 
 if TYPE_CHECKING:
     import ipywidgets
@@ -43,6 +43,7 @@ def runs_explorer(root: str | os.PathLike) -> "ipywidgets.VBox":
     tag = widgets.Dropdown(options=tags, value=tags[0] if tags else None, description="curve")
     x_axis = widgets.ToggleButtons(options=["epoch", "step"], value="epoch", description="x axis")
 
+    @one_at_a_time
     def redraw(*_: object) -> None:
         if not chosen.value or tag.value is None:
             clear_figure(output)
