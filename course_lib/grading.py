@@ -8,8 +8,9 @@ Why a grade cannot be faked from inside a notebook: each submission goes through
    names), the kernel saves that exercise's *answers*, never a verdict, as plain data (``grading_answers``).
    Whatever the notebook does there (print ✅, replace ``ex.check_*``, patch torch, even fake the saved data) can
    change only the answer that is graded, and any answer a kernel can save, a learner could have written.
-2. The **grader** (this process) never runs learner code. It records the course's files before the class runs and
-   puts back any a notebook changed (a notebook that edits a checker file is named in the summary).
+2. The **grader** (this process) never runs learner code. It records the course's files before the class runs;
+   each kernel imports a copy of course_lib of its own, so a notebook that edits a checker file edits its copy (it
+   is named in the summary); should one reach the course's own files, they are put back from the record.
 3. A fresh **checking process** per submission, in which no notebook code ran before the checkers were imported,
    loads the chapter's checker module from source it verifies byte for byte against the grader's record (no
    cached bytecode), rebuilds the answers (functions from their source), and calls each checker through
@@ -32,10 +33,10 @@ import json
 import os
 import queue
 import re
+import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -46,12 +47,13 @@ from typing import Any, Iterable
 from .config import PROJECT_ROOT
 
 __all__ = ["Chapter", "Submission", "Row", "GradeOptions", "course_chapters", "find_submissions", "plan_captures",
-           "grade", "write_report", "main"]
+           "grade", "write_report", "filled_student_edition", "main"]
 
 PASSED, FAILED, NOT_ATTEMPTED = "passed", "failed", "not attempted"  # the same words as exercises.core
 _CHAPTER_IMPORT = re.compile(r"from\s+course_lib\.exercises\s+import\s+(ch\w+)\s+as\s+\w+")
 _PACKAGE = Path(__file__).resolve().parent  # the course_lib the grader runs, and the kernels and checkers import
 _MESSAGE_LIMIT = 2000
+_COURSE_CHANGED, _TAMPERED = 3, 4  # exit codes of the checking process
 
 
 # ----------------------------------------------------------------------------------------------- what is graded
@@ -202,6 +204,41 @@ def plan_captures(cells: list[dict], exercises: list[Any]) -> dict[int, dict[str
     return plan
 
 
+def _source(cell: dict) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else source
+
+
+def _is_solution(cell: dict) -> bool:
+    return "solution" in cell.get("metadata", {}).get("tags", [])
+
+
+def _checker_called(source: str) -> set[str]:
+    return set(re.findall(r"\bex\.(check_\w+)\(", source))
+
+
+def filled_student_edition(notebook: dict, fill: bool = True) -> dict:
+    """The student edition with each exercise cell holding its official solution, as a learner would fill it
+    (``fill=False``: the stubs left); exercise cells are marked ``metadata["exercise"]``."""
+    from .editions import strip_solutions
+
+    cells = [dict(cell) for cell in notebook["cells"]]
+    for i, cell in enumerate(cells):
+        if cell["cell_type"] == "code" and _is_solution(cell):
+            called = _checker_called(_source(cell))
+            for j in range(i - 1, -1, -1):
+                if cells[j]["cell_type"] == "code" and not _is_solution(cells[j]) \
+                        and _checker_called(_source(cells[j])) & called:
+                    imports = [line for line in _source(cells[j]).splitlines()  # a learner keeps the cell's imports
+                               if line.startswith(("import ", "from ")) and line not in _source(cell)]
+                    cells[j] = dict(cells[j], metadata=dict(cells[j]["metadata"], exercise=True),
+                                    source="\n".join(imports + [_source(cell)]) if fill else _source(cells[j]))
+                    break
+            else:
+                raise ValueError(f"no exercise cell before the solution cell {_source(cell)[:60]!r}")
+    return strip_solutions(dict(notebook, cells=cells))[0]
+
+
 # ----------------------------------------------------------------------------------------------- the course's files
 class _CourseFiles:
     """The course_lib files as they were before any notebook ran: digests for the checking process, and the bytes,
@@ -219,6 +256,12 @@ class _CourseFiles:
     def digests(self) -> dict[str, str]:
         return {name: hashlib.sha256(data).hexdigest() for name, data in self.files.items()}
 
+    def changed_in(self, copy: Path) -> list[str]:
+        """The files of a copy of course_lib that differ from the record (changed, added or deleted)."""
+        now = {str(p.relative_to(copy)): p.read_bytes() for p in sorted(copy.rglob("*"))
+               if p.is_file() and "__pycache__" not in p.parts}
+        return sorted(name for name in set(now) | set(self.files) if now.get(name) != self.files.get(name))
+
     def restore(self) -> list[str]:
         """Put back every changed or deleted file, remove added ones; the names of those that had changed."""
         with self.lock:
@@ -235,9 +278,9 @@ class _CourseFiles:
 
 
 # ----------------------------------------------------------------------------------------------- subprocesses
-def _environment(options: GradeOptions) -> dict[str, str]:
+def _environment(options: GradeOptions, library: Path = _PACKAGE.parent) -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(_PACKAGE.parent), *filter(None, [env.get("PYTHONPATH")])])
+    env["PYTHONPATH"] = os.pathsep.join([str(library), *filter(None, [env.get("PYTHONPATH")])])
     env["COURSE_FAST"] = "0" if options.full else "1"
     env["COURSE_STRICT_EXERCISES"] = "0"  # a learner's wrong answer must not stop their notebook
     env["OMP_WAIT_POLICY"] = "PASSIVE"
@@ -292,7 +335,7 @@ def _run_notebook(submission: Submission, exercises: list[Any], work: Path, opti
     command = [options.python, "-P", "-m", "course_lib.grading", "execute", str(submission.path), str(work),
                "--time-limit", str(options.time_limit)]
     log = (work / "execute.log").open("wb")
-    process = subprocess.Popen(command, env=_environment(options), stdout=log, stderr=subprocess.STDOUT,
+    process = subprocess.Popen(command, env=_environment(options, work / "lib"), stdout=log, stderr=subprocess.STDOUT,
                                start_new_session=True, preexec_fn=_limit_memory(options.memory_limit_mb),
                                cwd=str(work))
     try:
@@ -324,11 +367,12 @@ def _reason(run: dict, options: GradeOptions) -> str:
     return f"the notebook stopped{where}: {run.get('why', status)}"
 
 
-def _check_answers(chapter: Chapter, ids: list[str], work: Path, digests: Path,
-                   options: GradeOptions) -> dict[str, tuple[str, str]]:
+def _check_answers(chapter: Chapter, ids: list[str], work: Path, digests: Path, options: GradeOptions,
+                   restore: Any) -> dict[str, tuple[str, str]]:
     """Check the saved answers in fresh checking processes; one is replaced when it hangs, crashes or is tampered."""
     results: dict[str, tuple[str, str]] = {}
     remaining = list(ids)
+    refusals = 0
     while remaining:
         command = [options.python, "-B", "-P", "-c", _BOOTSTRAP, str(_PACKAGE), chapter.module, str(work / "answers"),
                    str(digests), ",".join(remaining)]
@@ -356,8 +400,12 @@ def _check_answers(chapter: Chapter, ids: list[str], work: Path, digests: Path,
             first = False
             if line is None:  # the process ended before checking everything
                 code = process.wait()
-                if code == 3:  # it refused to start: a course file had changed (another notebook, in parallel)
-                    raise RuntimeError("the course's checker files changed while grading")
+                if code == _TAMPERED:  # it gave its verdict and quit: the next exercise gets a fresh process
+                    break
+                if code == _COURSE_CHANGED and refusals < 3:  # a notebook running in parallel changed a course file
+                    refusals += 1
+                    restore()
+                    break
                 results[remaining.pop(0)] = (FAILED, f"checking this answer crashed the checking process (exit "
                                                      f"code {code}; out of memory?)")
                 break
@@ -385,10 +433,20 @@ def _grade_one(submission: Submission, chapter: Chapter, out: Path, course: _Cou
     exercises = chapter.exercises()
     work = out / "answers" / _safe(submission.learner) / submission.notebook
     work.mkdir(parents=True, exist_ok=True)
+    # The kernel imports its own copy of course_lib: a notebook that edits a checker file edits that copy (and is
+    # named in the summary), never the files the checking processes load.
+    shutil.rmtree(work / "lib", ignore_errors=True)
+    shutil.copytree(course.root, work / "lib" / "course_lib", ignore=shutil.ignore_patterns("__pycache__"))
+    if (course.root.parent / "pyproject.toml").exists():  # a checkout: what the library reads beside itself
+        for item in course.root.parent.iterdir():
+            if item.name != "course_lib" and not item.name.startswith("."):
+                (work / "lib" / item.name).symlink_to(item)
     run = _run_notebook(submission, exercises, work, options)
-    changed = course.restore()  # before any checking process imports a checker
+    changed = course.changed_in(work / "lib" / "course_lib")
+    shutil.rmtree(work / "lib", ignore_errors=True)
+    changed += [f"{name} (the course's own copy; put back)" for name in course.restore()]
     saved = [e.id for e in exercises if (work / "answers" / f"{e.id}.pt").exists()]
-    results = _check_answers(chapter, saved, work, digests, options) if saved else {}
+    results = _check_answers(chapter, saved, work, digests, options, course.restore) if saved else {}
     rows = []
     for entry in exercises:
         if entry.id in results:
@@ -487,7 +545,7 @@ def write_report(rows: list[Row], summary: dict, out: Path) -> None:
             if run["error_cells"]:
                 notes.append(f"cells that raised: {', '.join(map(str, run['error_cells'][:10]))}")
             if run["changed_course_files"]:
-                notes.append(f"it changed course files (put back before grading): "
+                notes.append(f"it changed course files (its kernel's copy; graded with the course's own): "
                              f"{', '.join(run['changed_course_files'][:5])}")
             lines.append(f"- {run['learner']} {run['notebook']}: " + "; ".join(notes))
         lines += [f"- skipped {sentence}" for sentence in summary["skipped"]]
@@ -659,7 +717,7 @@ def _check(read: dict[str, str], chapter_module: str, answers: str, digests_path
     wrong = [name for name, digest in read.items() if expected["files"].get(name) != digest]
     if wrong or unverified:
         print(f"course files differ from the grader's record: {wrong + unverified}", file=sys.stderr)
-        return 3
+        return _COURSE_CHANGED
     registry = {entry.id: entry for entry in module.EXERCISES}
     before = _snapshot()
     for exercise_id in ids.split(","):
@@ -674,7 +732,7 @@ def _check(read: dict[str, str], chapter_module: str, answers: str, digests_path
         verdicts.write(json.dumps({"id": exercise_id, "status": status, "message": message}) + "\n")
         verdicts.flush()
         if changed:
-            return 4  # the next exercise gets a fresh process
+            return _TAMPERED  # the next exercise gets a fresh process
     return 0
 
 

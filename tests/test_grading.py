@@ -19,8 +19,8 @@ from course_lib import grading_answers
 from course_lib.config import PROJECT_ROOT
 from course_lib.editions import strip_solutions
 from course_lib.exercises.core import FAILED, NOT_ATTEMPTED, PASSED
-from course_lib.grading import (Chapter, Row, _check_one, course_chapters, find_submissions, plan_captures,
-                                write_report)
+from course_lib.grading import (Chapter, Row, _check_one, course_chapters, filled_student_edition, find_submissions,
+                                plan_captures, write_report)
 
 CHAPTERS = course_chapters()
 
@@ -35,30 +35,6 @@ def _source(cell):
 
 def _is_solution(cell):
     return "solution" in cell["metadata"].get("tags", [])
-
-
-def _checker_called(source):
-    return set(re.findall(r"\bex\.(check_\w+)\(", source))
-
-
-def filled_student_edition(notebook, fill=True):
-    """The student edition with each exercise cell holding its official solution, as a learner would fill it
-    (``fill=False``: the stubs left); exercise cells are marked ``metadata["exercise"]``."""
-    cells = [dict(cell) for cell in notebook["cells"]]
-    for i, cell in enumerate(cells):
-        if cell["cell_type"] == "code" and _is_solution(cell):
-            called = _checker_called(_source(cell))
-            for j in range(i - 1, -1, -1):
-                if cells[j]["cell_type"] == "code" and not _is_solution(cells[j]) \
-                        and _checker_called(_source(cells[j])) & called:
-                    imports = [line for line in _source(cells[j]).splitlines()  # a learner keeps the cell's imports
-                               if line.startswith(("import ", "from ")) and line not in _source(cell)]
-                    cells[j] = dict(cells[j], metadata=dict(cells[j]["metadata"], exercise=True),
-                                    source="\n".join(imports + [_source(cell)]) if fill else _source(cells[j]))
-                    break
-            else:
-                raise AssertionError(f"no exercise cell before the solution {_source(cell)[:60]!r}")
-    return strip_solutions(dict(notebook, cells=cells))[0]
 
 
 def _run_in_process(notebook):
