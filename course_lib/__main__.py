@@ -35,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return doctor()
     if args.command == "grade":
-        from .grading import GradeOptions, grade as grade_class
+        from .grading import GradeOptions
+        from .grading import grade as grade_class
 
         options = GradeOptions(full=args.full, time_limit=args.time_limit, memory_limit_mb=args.memory_limit,
                                check_time_limit=args.check_time_limit, jobs=args.jobs)

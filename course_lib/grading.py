@@ -39,10 +39,11 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from .config import PROJECT_ROOT
 
@@ -297,14 +298,13 @@ def _environment(options: GradeOptions, library: Path = _PACKAGE.parent) -> dict
     return env
 
 
-def _limit_memory(megabytes: int) -> Any:
-    def apply() -> None:
-        import resource
+def _limit_memory(megabytes: int) -> None:
+    """Cap this process's memory, and so its children's (a kernel): set by each process on itself, because a
+    ``preexec_fn`` is unsafe in a grader that runs notebooks from several threads."""
+    import resource
 
-        limit = megabytes * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))  # RLIMIT_AS would refuse torch's reservations
-
-    return apply
+    limit = megabytes * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))  # RLIMIT_AS would refuse torch's reservations
 
 
 def _kill_group(process: subprocess.Popen) -> None:
@@ -333,11 +333,10 @@ def _run_notebook(submission: Submission, exercises: list[Any], work: Path, opti
         return {"status": "unreadable", "why": f"the file is not a readable notebook ({type(error).__name__})"}
     (work / "plan.json").write_text(json.dumps({str(k): v for k, v in plan.items()}))
     command = [options.python, "-P", "-m", "course_lib.grading", "execute", str(submission.path), str(work),
-               "--time-limit", str(options.time_limit)]
+               "--time-limit", str(options.time_limit), "--memory-limit", str(options.memory_limit_mb)]
     log = (work / "execute.log").open("wb")
     process = subprocess.Popen(command, env=_environment(options, work / "lib"), stdout=log, stderr=subprocess.STDOUT,
-                               start_new_session=True, preexec_fn=_limit_memory(options.memory_limit_mb),
-                               cwd=str(work))
+                               start_new_session=True, cwd=str(work))
     try:
         process.wait(timeout=options.time_limit + 120)  # kernel start and shutdown on top of the notebook's limit
     except subprocess.TimeoutExpired:
@@ -374,15 +373,14 @@ def _check_answers(chapter: Chapter, ids: list[str], work: Path, digests: Path, 
     remaining = list(ids)
     refusals = 0
     while remaining:
-        command = [options.python, "-B", "-P", "-c", _BOOTSTRAP, str(_PACKAGE), chapter.module, str(work / "answers"),
-                   str(digests), ",".join(remaining)]
+        command = [options.python, "-B", "-P", "-c", _BOOTSTRAP, str(_PACKAGE), str(options.memory_limit_mb),
+                   chapter.module, str(work / "answers"), str(digests), ",".join(remaining)]
         with (work / "check.log").open("ab") as log:
             process = subprocess.Popen(command, env=_environment(options), stdout=subprocess.PIPE, stderr=log,
-                                       start_new_session=True, preexec_fn=_limit_memory(options.memory_limit_mb),
-                                       cwd=str(work))
+                                       start_new_session=True, cwd=str(work))
         lines: queue.Queue = queue.Queue()
 
-        def read(stream: Any = process.stdout) -> None:
+        def read(stream: Any = process.stdout, lines: queue.Queue = lines) -> None:
             for line in stream:
                 lines.put(line)
             lines.put(None)
@@ -636,8 +634,10 @@ def _execute(notebook: Path, work: Path, time_limit: float) -> None:
 #: imported, it makes course_lib load from its source files only (never cached bytecode a notebook could have
 #: forged) and records each file's digest, which ``_check`` compares with the grader's record.
 _BOOTSTRAP = """
-import hashlib, importlib.machinery, sys
+import hashlib, importlib.machinery, resource, sys
 from pathlib import Path
+LIMIT = int(sys.argv[2]) * 1024 * 1024
+resource.setrlimit(resource.RLIMIT_DATA, (LIMIT, LIMIT))
 ROOT = Path(sys.argv[1]).resolve()
 READ = {}
 class SourceOnly(importlib.machinery.SourceFileLoader):
@@ -659,7 +659,7 @@ class SourceOnlyFinder:
 sys.meta_path.insert(0, SourceOnlyFinder())
 sys.dont_write_bytecode = True
 import course_lib.grading
-sys.exit(course_lib.grading._check(READ, *sys.argv[2:]))
+sys.exit(course_lib.grading._check(READ, *sys.argv[3:]))
 """
 
 
@@ -765,7 +765,9 @@ def main(argv: list[str] | None = None) -> int:
     execute.add_argument("notebook", type=Path)
     execute.add_argument("work", type=Path)
     execute.add_argument("--time-limit", type=float, default=600.0)
+    execute.add_argument("--memory-limit", type=int, default=4096)
     args = parser.parse_args(argv)
+    _limit_memory(args.memory_limit)
     _execute(args.notebook, args.work, args.time_limit)
     return 0
 
