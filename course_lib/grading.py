@@ -257,6 +257,13 @@ class _CourseFiles:
     def digests(self) -> dict[str, str]:
         return {name: hashlib.sha256(data).hexdigest() for name, data in self.files.items()}
 
+    def write_copy(self, destination: Path) -> None:
+        """A copy of course_lib as recorded (not as it is on disk now) for one kernel to import."""
+        for name, data in self.files.items():
+            path = destination / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+
     def changed_in(self, copy: Path) -> list[str]:
         """The files of a copy of course_lib that differ from the record (changed, added or deleted)."""
         now = {str(p.relative_to(copy)): p.read_bytes() for p in sorted(copy.rglob("*"))
@@ -434,7 +441,7 @@ def _grade_one(submission: Submission, chapter: Chapter, out: Path, course: _Cou
     # The kernel imports its own copy of course_lib: a notebook that edits a checker file edits that copy (and is
     # named in the summary), never the files the checking processes load.
     shutil.rmtree(work / "lib", ignore_errors=True)
-    shutil.copytree(course.root, work / "lib" / "course_lib", ignore=shutil.ignore_patterns("__pycache__"))
+    course.write_copy(work / "lib" / "course_lib")
     if (course.root.parent / "pyproject.toml").exists():  # a checkout: what the library reads beside itself
         for item in course.root.parent.iterdir():
             if item.name != "course_lib" and not item.name.startswith("."):
@@ -556,9 +563,10 @@ def _plot(exercises: list[tuple[str, str]], counts: dict, path: Path) -> None:
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     labels = [f"{notebook} {exercise}" for notebook, exercise in exercises]
-    figure, axes = plt.subplots(figsize=(8, 0.4 * len(labels) + 1.2))
+    figure, axes = plt.subplots(figsize=(9, 0.4 * len(labels) + 1.2))
     left = [0] * len(labels)
     for status, color in ((PASSED, "#2e7d32"), (FAILED, "#c62828"), (NOT_ATTEMPTED, "#9e9e9e")):
         values = [counts[key][status] for key in exercises]
@@ -566,7 +574,8 @@ def _plot(exercises: list[tuple[str, str]], counts: dict, path: Path) -> None:
         left = [a + b for a, b in zip(left, values)]
     axes.invert_yaxis()
     axes.set_xlabel("learners")
-    axes.legend(loc="lower right", fontsize="small")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")
     axes.set_title("Results per exercise")
     figure.tight_layout()
     figure.savefig(path, dpi=100)
