@@ -61,6 +61,7 @@ __all__ = [
     "ShippedWeights",
     "SHIPPED_WEIGHTS",
     "load_shipped_weights",
+    "load_shipped_tensors",
     "shipped_weights_status",
 ]
 
@@ -883,6 +884,22 @@ def load_shipped_weights(name: str, model: nn.Module) -> dict[str, str]:
     _check_model(model, "load_shipped_weights")
     path, raw = _verified_shipped_bytes(name)
     return _restore_weights(path, raw, model)
+
+
+def load_shipped_tensors(name: str) -> dict[str, torch.Tensor]:
+    """The tensors of a shipped file by name, after checking them, for files that are not one model's weights.
+
+    Chapter 09 ships precomputed results this way (its beta sweep: images and KL numbers), with
+    the same SHA-256 check and the same errors as ``load_shipped_weights``.
+    """
+    from safetensors.torch import load as safetensors_load
+
+    path, raw = _verified_shipped_bytes(name)
+    try:
+        return safetensors_load(raw)
+    except Exception as error:  # a file with the right digest cannot fail here, unless the registry is wrong
+        raise CorruptDataError(f"{path} could not be read as safetensors ({error}); rebuild it with "
+                               f"`{SHIPPED_WEIGHTS[name].made_by}`.") from None
 
 
 def shipped_weights_status() -> dict[str, str]:
