@@ -50,7 +50,7 @@ __all__ = [
 #: How each VAE the course ships is built; the weights are ``checkpoint.SHIPPED_WEIGHTS[name]``,
 #: made by ``python tools/train_vae.py``.
 SHIPPED_VAES: dict[str, Callable[[], VAE]] = {
-    "ch09_conv_vae": lambda: ConvVAE(latent_dim=20, hidden=256),
+    "ch09_conv_vae": lambda: ConvVAE(latent_dim=20, channels=(16, 32), hidden=256),
     "ch09_vae_2d": lambda: MLPVAE(latent_dim=2, hidden=400),
 }
 #: The precomputed beta sweep (not weights: reconstructions, samples and KL numbers), in SHIPPED_WEIGHTS too.
