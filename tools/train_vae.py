@@ -48,7 +48,7 @@ from course_lib.reproducibility import seed_everything  # noqa: E402
 
 SEED = 0
 #: Epochs of each file; the one-cycle schedule is stretched over them.
-EPOCHS = {"ch09_vae_2d": 20, "ch09_beta_sweep": 6, "ch09_conv_vae": 15}
+EPOCHS = {"ch09_vae_2d": 10, "ch09_beta_sweep": 5, "ch09_conv_vae": 15}
 BETAS = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 MAX_LR = 3e-3
 
