@@ -90,8 +90,8 @@ def train_vae(
 ):
     """Train ``model`` on ``train_images`` (N, 1, 28, 28) in [0, 1] for ``epochs``; return fit's ``History``.
 
-    Adam with a one-cycle learning rate peaking at ``max_lr`` (it reaches in 10 epochs what a
-    constant 1e-3 reaches in about 25), batches of ``batch_size`` in an order drawn from ``seed``.
+    Adam with a one-cycle learning rate peaking at ``max_lr`` (``bench/vae.py`` compares it with
+    PyTorch's example, a constant 1e-3), batches of ``batch_size`` in an order drawn from ``seed``.
     ``loss`` is ``vae_loss`` (or ``vae_loss_pixel_mean`` to show that bug), called with ``beta``;
     the history holds ``train_reconstruction`` and ``train_kl`` beside ``train_loss`` (and
     ``val_`` ones when ``val_images`` are given).
