@@ -847,7 +847,17 @@ class ShippedWeights(NamedTuple):
 
 #: The weights files the course ships, by name. The digests live in the code, like the data's
 #: (``course_lib.data.CHECKSUMS``), so a damaged file cannot vouch for itself. Chapters add theirs.
-SHIPPED_WEIGHTS: dict[str, ShippedWeights] = {}
+SHIPPED_WEIGHTS: dict[str, ShippedWeights] = {
+    "ch09_conv_vae": ShippedWeights("weights/ch09_conv_vae.safetensors",
+                                    "6807e2479a17080c5b91b7f02c4d9e3b507012161000c5141965cb63f68ca0ba",
+                                    "python tools/train_vae.py --only ch09_conv_vae"),
+    "ch09_vae_2d": ShippedWeights("weights/ch09_vae_2d.safetensors",
+                                  "cb2df19f0ea050a3b597fa5bfef6bb55fbc70a7490080fdeaba0f44ac4017e13",
+                                  "python tools/train_vae.py --only ch09_vae_2d"),
+    "ch09_beta_sweep": ShippedWeights("weights/ch09_beta_sweep.safetensors",
+                                      "5634a17dcbb3763260151d3143583c15a002b0c1fe8314641278b088f0ae7a6d",
+                                      "python tools/train_vae.py --only ch09_beta_sweep"),
+}
 
 
 def _shipped(name: str) -> ShippedWeights:
