@@ -61,6 +61,7 @@ __all__ = [
     "ShippedWeights",
     "SHIPPED_WEIGHTS",
     "load_shipped_weights",
+    "load_shipped_tensors",
     "shipped_weights_status",
 ]
 
@@ -846,7 +847,17 @@ class ShippedWeights(NamedTuple):
 
 #: The weights files the course ships, by name. The digests live in the code, like the data's
 #: (``course_lib.data.CHECKSUMS``), so a damaged file cannot vouch for itself. Chapters add theirs.
-SHIPPED_WEIGHTS: dict[str, ShippedWeights] = {}
+SHIPPED_WEIGHTS: dict[str, ShippedWeights] = {
+    "ch09_conv_vae": ShippedWeights("weights/ch09_conv_vae.safetensors",
+                                    "6807e2479a17080c5b91b7f02c4d9e3b507012161000c5141965cb63f68ca0ba",
+                                    "python tools/train_vae.py --only ch09_conv_vae"),
+    "ch09_vae_2d": ShippedWeights("weights/ch09_vae_2d.safetensors",
+                                  "cb2df19f0ea050a3b597fa5bfef6bb55fbc70a7490080fdeaba0f44ac4017e13",
+                                  "python tools/train_vae.py --only ch09_vae_2d"),
+    "ch09_beta_sweep": ShippedWeights("weights/ch09_beta_sweep.safetensors",
+                                      "5634a17dcbb3763260151d3143583c15a002b0c1fe8314641278b088f0ae7a6d",
+                                      "python tools/train_vae.py --only ch09_beta_sweep"),
+}
 
 
 def _shipped(name: str) -> ShippedWeights:
@@ -883,6 +894,22 @@ def load_shipped_weights(name: str, model: nn.Module) -> dict[str, str]:
     _check_model(model, "load_shipped_weights")
     path, raw = _verified_shipped_bytes(name)
     return _restore_weights(path, raw, model)
+
+
+def load_shipped_tensors(name: str) -> dict[str, torch.Tensor]:
+    """The tensors of a shipped file by name, after checking them, for files that are not one model's weights.
+
+    Chapter 09 ships precomputed results this way (its beta sweep: images and KL numbers), with
+    the same SHA-256 check and the same errors as ``load_shipped_weights``.
+    """
+    from safetensors.torch import load as safetensors_load
+
+    path, raw = _verified_shipped_bytes(name)
+    try:
+        return safetensors_load(raw)
+    except Exception as error:  # a file with the right digest cannot fail here, unless the registry is wrong
+        raise CorruptDataError(f"{path} could not be read as safetensors ({error}); rebuild it with "
+                               f"`{SHIPPED_WEIGHTS[name].made_by}`.") from None
 
 
 def shipped_weights_status() -> dict[str, str]:

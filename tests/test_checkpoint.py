@@ -25,6 +25,7 @@ from course_lib.checkpoint import (
     ShippedWeights,
     inspect_checkpoint,
     load_checkpoint,
+    load_shipped_tensors,
     load_shipped_weights,
     load_weights,
     save_checkpoint,
@@ -662,6 +663,18 @@ def test_shipped_weights_missing_or_corrupt_give_the_data_errors(shipped):
     with pytest.raises(MissingDataError, match=r"tiny.safetensors is missing \(the folder named by COURSE_DATA_DIR\)"):
         load_shipped_weights("tiny", small_model())
     assert shipped_weights_status() == {"tiny": "missing"}
+
+
+def test_shipped_tensors_load_after_the_same_checks(shipped):
+    model, path = shipped
+    tensors = load_shipped_tensors("tiny")
+    assert same_tensors(model.state_dict(), tensors)
+    path.write_bytes(path.read_bytes()[:-10])
+    with pytest.raises(CorruptDataError, match=r"tiny.safetensors is corrupt"):
+        load_shipped_tensors("tiny")
+    path.unlink()
+    with pytest.raises(MissingDataError, match=r"tiny.safetensors is missing"):
+        load_shipped_tensors("tiny")
 
 
 def test_every_registered_shipped_weights_file_is_present_and_intact():

@@ -103,3 +103,17 @@ def test_importing_the_vae_modules_does_not_import_tensorflow():
             "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_image_batches_cover_every_image_once_an_epoch_in_a_seeded_order():
+    images = np.arange(10, dtype=np.float32).reshape(10, 1, 1, 1)
+    batches = kv.image_batches(images, batch_size=4, seed=3)
+    epoch = [next(batches)[0] for _ in range(3)]
+    assert [len(b) for b in epoch] == [4, 4, 2]
+    assert sorted(np.concatenate(epoch).ravel().tolist()) == list(range(10))
+    again = kv.image_batches(images, batch_size=4, seed=3)
+    assert all(np.array_equal(next(again)[0], b) for b in epoch)
+    with pytest.raises(ValueError, match="batch_size must be a whole number of images"):
+        next(kv.image_batches(images, batch_size=0))
+    with pytest.raises(ValueError, match="non-empty NumPy array"):
+        next(kv.image_batches([]))
