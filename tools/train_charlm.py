@@ -57,7 +57,7 @@ class SaveEachEpoch(Callback):
         self.start = time.perf_counter()
 
     def on_step_end(self, step: int, loss: torch.Tensor, lr: float) -> None:
-        if step % self.every == 0:
+        if step % self.every == 0 or step <= 3:
             print(f"  step {step:5d}  loss {float(loss):.3f}  lr {lr:.2e}  {time.perf_counter() - self.start:7.0f} s",
                   flush=True)
 
