@@ -846,7 +846,11 @@ class ShippedWeights(NamedTuple):
 
 #: The weights files the course ships, by name. The digests live in the code, like the data's
 #: (``course_lib.data.CHECKSUMS``), so a damaged file cannot vouch for itself. Chapters add theirs.
-SHIPPED_WEIGHTS: dict[str, ShippedWeights] = {}
+SHIPPED_WEIGHTS: dict[str, ShippedWeights] = {
+    "ch08_char_lstm": ShippedWeights("weights/ch08_char_lstm.safetensors",
+                                     "34a496e516b934691f663a2eca890d97e83469009a63de588db9319226f95037",
+                                     "python tools/train_charlm.py"),
+}
 
 
 def _shipped(name: str) -> ShippedWeights:

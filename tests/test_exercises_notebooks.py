@@ -12,9 +12,9 @@ import torch
 from course_lib.config import PROJECT_ROOT
 from course_lib.exercises.core import FAILED, NOT_ATTEMPTED, PASSED, Exercise, run_checker
 
-NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").glob("0[0-7]_*.ipynb"))
+NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").glob("0[0-8]_*.ipynb"))
 CHAPTERS = ["ch00_start_here", "ch01_tensors", "ch02_autograd", "ch03_activations", "ch04_losses",
-            "ch05_optimizers", "ch06_mlp", "ch07_cnn"]
+            "ch05_optimizers", "ch06_mlp", "ch07_cnn", "ch08_rnn"]
 
 
 def _cells(path):
@@ -49,7 +49,7 @@ def _checker_calls(path):
 
 def test_every_chapter_00_to_07_has_a_notebook():
     assert [p.stem for p in NOTEBOOKS] == ["00_start_here", "01_tensors", "02_autograd", "03_activations",
-                                           "04_losses", "05_optimizers", "06_mlp", "07_cnn"]
+                                           "04_losses", "05_optimizers", "06_mlp", "07_cnn", "08_rnn"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

@@ -20,7 +20,7 @@ import check_quoted_numbers as quoted
 
 NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 #: Chapters whose prose quotes numbers from their run: each must list them.
-CHAPTERS_WITH_ENTRIES = ["00_start_here", "01_tensors", "02_autograd", "03_activations", "04_losses"]
+CHAPTERS_WITH_ENTRIES = ["00_start_here", "01_tensors", "02_autograd", "03_activations", "04_losses", "08_rnn"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
