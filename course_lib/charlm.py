@@ -52,7 +52,7 @@ SHIPPED_CHAR_LM: dict = {
     "dropout": 0.05,
     "batch_size": 128,
     "window": 128,
-    "epochs": 12,
+    "epochs": 10,
     "lr": 3e-3,
     "warmup_steps": 30,
     "half_life_steps": 200,
