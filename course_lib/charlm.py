@@ -33,10 +33,33 @@ __all__ = [
     "detach_state",
     "sampling_probabilities",
     "evaluate_char_lm",
+    "SHIPPED_CHAR_LM",
+    "load_shipped_char_lm",
 ]
 
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}
+
+#: The model chapter 08 ships and how ``tools/train_charlm.py`` trains it (its weights are
+#: ``checkpoint.SHIPPED_WEIGHTS[SHIPPED_CHAR_LM["name"]]``). Change a number here and the file must be rebuilt.
+SHIPPED_CHAR_LM: dict = {
+    "name": "ch08_char_lstm",
+    "seed": 0,
+    "embed": 64,
+    "hidden": 384,
+    "layers": 2,
+    "cell": "lstm",
+    "dropout": 0.05,
+    "batch_size": 128,
+    "window": 128,
+    "epochs": 10,
+    "lr": 3e-3,
+    "warmup_steps": 30,
+    "half_life_steps": 200,
+    "weight_decay": 0.01,
+    "grad_clip": 1.0,
+    "threads": 1,
+}
 
 
 def detach_state(state: State | None) -> State | None:
@@ -228,6 +251,23 @@ class StatefulLM(nn.Module):
 
 def _batch_size(state: State) -> int:
     return (state[0] if isinstance(state, tuple) else state).shape[1]
+
+
+def load_shipped_char_lm(device: torch.device | str = "cpu") -> CharLM:
+    """The character model the course ships, trained by ``tools/train_charlm.py``, in evaluation mode.
+
+    Built from ``SHIPPED_CHAR_LM`` on Tiny Shakespeare's 65 characters, its weights checked against
+    the SHA-256 recorded in ``course_lib.checkpoint.SHIPPED_WEIGHTS``: a missing or damaged file
+    raises the same ``MissingDataError``/``CorruptDataError`` as a data file, naming the fix.
+    """
+    from .checkpoint import load_shipped_weights
+    from .data import load_tiny_shakespeare
+
+    recipe = SHIPPED_CHAR_LM
+    model = CharLM(CharVocabulary(load_tiny_shakespeare()), embed=recipe["embed"], hidden=recipe["hidden"],
+                   layers=recipe["layers"], cell=recipe["cell"], dropout=recipe["dropout"])
+    load_shipped_weights(recipe["name"], model)
+    return model.to(device).eval()
 
 
 @torch.no_grad()

@@ -848,6 +848,9 @@ class ShippedWeights(NamedTuple):
 #: The weights files the course ships, by name. The digests live in the code, like the data's
 #: (``course_lib.data.CHECKSUMS``), so a damaged file cannot vouch for itself. Chapters add theirs.
 SHIPPED_WEIGHTS: dict[str, ShippedWeights] = {
+    "ch08_char_lstm": ShippedWeights("weights/ch08_char_lstm.safetensors",
+                                     "9bab6526c5c69610585be10972e338b4e777c6a81d75df26e05943a88129d49f",
+                                     "python tools/train_charlm.py"),
     "ch09_conv_vae": ShippedWeights("weights/ch09_conv_vae.safetensors",
                                     "6807e2479a17080c5b91b7f02c4d9e3b507012161000c5141965cb63f68ca0ba",
                                     "python tools/train_vae.py --only ch09_conv_vae"),

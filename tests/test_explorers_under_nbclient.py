@@ -37,6 +37,7 @@ x_test, y_test = load_mnist(train=False, limit=200)
 depth = 12
 """
 MODEL_FOR = {"06": "model = MLP()", "07": "model = SmallCNN()",
+             "08": "shipped = CharLM(load_shakespeare_chars().vocab, embed=8, hidden=16, layers=1)",
              "09": "vae_2d = shipped_vae('ch09_vae_2d')\nmeans_2d = encode_means(vae_2d, x_test)"}
 EXPLORER_CALL = re.compile(r"(^|[\s.])\w+_explorer\(")
 
@@ -60,7 +61,7 @@ def explorer_cells() -> list[tuple[str, str]]:
 
 def test_every_chapter_has_its_explorer_found():
     chapters = {stem[:2] for stem, _ in explorer_cells()}
-    assert {"00", "01", "02", "03", "04", "05", "06", "07", "09", "10"} <= chapters
+    assert {"00", "01", "02", "03", "04", "05", "06", "07", "08", "09", "10"} <= chapters
 
 
 def test_explorer_cells_never_stall_under_nbclient():

@@ -13,7 +13,7 @@ from course_lib.doctor import read_pins
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
 #: The chapters written so far, in course order.
 CHAPTERS = ["00_start_here", "01_tensors", "02_autograd", "03_activations", "04_losses", "05_optimizers",
-            "06_mlp", "07_cnn", "09_vae", "10_save_load"]
+            "06_mlp", "07_cnn", "08_rnn", "09_vae", "10_save_load"]
 ALL = sorted(NOTEBOOKS.glob("*.ipynb"))
 
 

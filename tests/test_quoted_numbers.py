@@ -21,7 +21,7 @@ import check_quoted_numbers as quoted
 NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 #: Chapters whose prose quotes numbers from their run: each must list them.
 CHAPTERS_WITH_ENTRIES = ["00_start_here", "01_tensors", "02_autograd", "03_activations", "04_losses", "05_optimizers",
-                         "06_mlp", "07_cnn", "09_vae", "10_save_load"]
+                         "06_mlp", "07_cnn", "08_rnn", "09_vae", "10_save_load"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

@@ -83,6 +83,10 @@ def _python_code(thing: Any) -> Any:
         thing = thing.__func__
     if inspect.isfunction(thing) and not thing.__module__.startswith("torch"):
         return thing.__code__
+    if inspect.isfunction(thing) and hasattr(thing, "__wrapped__"):
+        # A decorated torch function written in Python (clip_grad_norm_ under @_no_grad): torch's dispatch never
+        # sees it, and the decorator's wrapper code is shared with others, so watch the function's own body.
+        return inspect.unwrap(thing).__code__
     return None
 
 
