@@ -38,7 +38,16 @@ depth = 12
 """
 MODEL_FOR = {"06": "model = MLP()", "07": "model = SmallCNN()",
              "08": "shipped = CharLM(load_shakespeare_chars().vocab, embed=8, hidden=16, layers=1)",
-             "09": "vae_2d = shipped_vae('ch09_vae_2d')\nmeans_2d = encode_means(vae_2d, x_test)"}
+             "09": "vae_2d = shipped_vae('ch09_vae_2d')\nmeans_2d = encode_means(vae_2d, x_test)",
+             # two small TensorBoard runs for the runs explorer to choose between
+             "10": "import tempfile\nfrom pathlib import Path\nfrom course_lib.tensorboard_logs import summary_writer\n"
+                   "work = Path(tempfile.mkdtemp())\n"
+                   "for run, rate in [('slow', 0.5), ('fast', 0.8)]:\n"
+                   "    writer = summary_writer(work / 'runs' / run)\n"
+                   "    for epoch in range(4):\n"
+                   "        writer.add_scalar('epoch/train_loss', rate ** epoch, epoch)\n"
+                   "        writer.add_scalar('batch/loss', rate ** epoch, epoch)\n"
+                   "    writer.close()"}
 EXPLORER_CALL = re.compile(r"(^|[\s.])\w+_explorer\(")
 
 
