@@ -1,4 +1,5 @@
 """Test-wide settings. Set here, before any notebook kernel starts, so kernels inherit them."""
+
 import os
 import sys
 

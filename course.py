@@ -11,6 +11,7 @@ there (a few GB, several minutes); later runs reuse it and reinstall only when
 requirements.txt changes. Extra arguments after ``test`` go to pytest, e.g.
 ``python3 course.py test tests/test_data.py -x``. This file uses only the standard library.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -47,16 +48,20 @@ def run_setup_step(command: list[str | Path]) -> None:
     print("$", " ".join(str(part) for part in command), flush=True)
     result = subprocess.run([str(part) for part in command], cwd=ROOT)
     if result.returncode != 0:
-        sys.exit(f"\nThis set-up step failed (exit code {result.returncode}): {' '.join(str(p) for p in command)}\n"
-                 "Read the pip message above. Network problems: retry. A broken environment: "
-                 f"delete the folder {VENV} and run this command again.")
+        sys.exit(
+            f"\nThis set-up step failed (exit code {result.returncode}): {' '.join(str(p) for p in command)}\n"
+            "Read the pip message above. Network problems: retry. A broken environment: "
+            f"delete the folder {VENV} and run this command again."
+        )
 
 
 def setup() -> Path:
     """Create .venv and install the pins, unless that was already done for this requirements.txt."""
     if sys.version_info < MIN_PYTHON:
-        sys.exit(f"The course needs Python {'.'.join(map(str, MIN_PYTHON))} or newer; this is "
-                 f"{sys.platform} Python {sys.version.split()[0]}. Install a newer Python and run this again.")
+        sys.exit(
+            f"The course needs Python {'.'.join(map(str, MIN_PYTHON))} or newer; this is "
+            f"{sys.platform} Python {sys.version.split()[0]}. Install a newer Python and run this again."
+        )
     python = venv_python()
     if not python.exists():
         print(f"Creating a virtual environment in {VENV} ...", flush=True)
@@ -66,8 +71,9 @@ def setup() -> Path:
         return python
     print("Installing the course's packages (first time: several minutes, a few GB) ...", flush=True)
     run_setup_step([python, "-m", "pip", "install", "--disable-pip-version-check", "-r", ROOT / "requirements.txt"])
-    run_setup_step([python, "-m", "pip", "install", "--disable-pip-version-check", "--no-deps", "--no-build-isolation",
-         "-e", ROOT])
+    run_setup_step(
+        [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-deps", "--no-build-isolation", "-e", ROOT]
+    )
     STAMP.write_text(wanted + "\n")
     return python
 
@@ -88,8 +94,19 @@ def main(argv: list[str]) -> None:
             # Jupyter refuses to start as root (common in Docker and cloud VMs) unless told it is intended.
             print("Running as root (a container or VM?): starting JupyterLab with --allow-root.", flush=True)
             extra = ["--allow-root"]
-        os.execv(str(python), [str(python), "-m", "jupyterlab", "--notebook-dir", str(ROOT),
-                               "notebooks/00_start_here.ipynb", *extra, *rest])
+        os.execv(
+            str(python),
+            [
+                str(python),
+                "-m",
+                "jupyterlab",
+                "--notebook-dir",
+                str(ROOT),
+                "notebooks/00_start_here.ipynb",
+                *extra,
+                *rest,
+            ],
+        )
     elif command == "test":
         os.chdir(ROOT)
         os.execv(str(python), [str(python), "-m", "pytest", *rest])

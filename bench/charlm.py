@@ -32,6 +32,7 @@ Writes the rows to bench/results/charlm.json.
     python bench/charlm.py --quick                    # smoke run: a few steps per row
     python bench/charlm.py --only ours nanogpt
 """
+
 from __future__ import annotations
 
 import argparse
@@ -72,16 +73,23 @@ class Clock:
 def _summary(name: str, params: int, clock: Clock, characters: int) -> dict:
     seconds = clock.seconds()
     reached = next((at for at, loss in clock.points if loss <= TARGET), None)
-    return {"row": name, "params": params, "val_loss": clock.points[-1][1], "wall_s": seconds,
-            "chars_per_s": characters / seconds, "s_to_1.88": reached,
-            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "points": clock.points}
+    return {
+        "row": name,
+        "params": params,
+        "val_loss": clock.points[-1][1],
+        "wall_s": seconds,
+        "chars_per_s": characters / seconds,
+        "s_to_1.88": reached,
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "points": clock.points,
+    }
 
 
 # ----------------------------------------------------------------------------- rows (each in its own process)
 def run_lstm(name: str, quick: bool) -> dict:
-    import course_lib  # noqa: F401  (before torch)
     import torch
 
+    import course_lib  # noqa: F401  (before torch)
     from course_lib.callbacks import Callback
     from course_lib.charlm import CharLM, StatefulLM, char_lm_loss, evaluate_char_lm
     from course_lib.reproducibility import seed_everything
@@ -113,8 +121,19 @@ def run_lstm(name: str, quick: bool) -> dict:
 
     clock.measure(lambda: evaluate_char_lm(model, val))
     clock.paused += clock.seconds()  # the clock starts with training
-    fit(StatefulLM(model, carry_state=ours), loader, char_lm_loss, optimizer, epochs, scheduler=scheduler,
-        scheduler_step="batch", grad_clip=1.0, device="cpu", progress=False, callbacks=[Measure()])
+    fit(
+        StatefulLM(model, carry_state=ours),
+        loader,
+        char_lm_loss,
+        optimizer,
+        epochs,
+        scheduler=scheduler,
+        scheduler_step="batch",
+        grad_clip=1.0,
+        device="cpu",
+        progress=False,
+        callbacks=[Measure()],
+    )
     params = sum(p.numel() for p in model.parameters())
     result = _summary(name, params, clock, steps * batch * window)
     result["threads"] = torch.get_num_threads()
@@ -122,11 +141,11 @@ def run_lstm(name: str, quick: bool) -> dict:
 
 
 def run_nanogpt(quick: bool) -> dict:
-    import course_lib  # noqa: F401  (before torch)
     import torch
     import torch.nn.functional as F
     from torch import nn
 
+    import course_lib  # noqa: F401  (before torch)
     from course_lib.reproducibility import seed_everything
     from course_lib.text import load_shakespeare_chars
 
@@ -141,8 +160,9 @@ def run_nanogpt(quick: bool) -> dict:
             super().__init__()
             self.ln1, self.ln2 = nn.LayerNorm(width, bias=False), nn.LayerNorm(width, bias=False)
             self.qkv, self.proj = nn.Linear(width, 3 * width, bias=False), nn.Linear(width, width, bias=False)
-            self.mlp = nn.Sequential(nn.Linear(width, 4 * width, bias=False), nn.GELU(),
-                                     nn.Linear(4 * width, width, bias=False))
+            self.mlp = nn.Sequential(
+                nn.Linear(width, 4 * width, bias=False), nn.GELU(), nn.Linear(4 * width, width, bias=False)
+            )
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             b, t, c = x.shape
@@ -162,8 +182,9 @@ def run_nanogpt(quick: bool) -> dict:
             self.head.weight = self.wte.weight  # weight tying, as nanoGPT
             for name, p in self.named_parameters():
                 if p.dim() == 2:
-                    nn.init.normal_(p, 0.0, 0.02 / math.sqrt(2 * layers) if name.endswith(("proj.weight", "mlp.2.weight"))
-                                    else 0.02)
+                    nn.init.normal_(
+                        p, 0.0, 0.02 / math.sqrt(2 * layers) if name.endswith(("proj.weight", "mlp.2.weight")) else 0.02
+                    )
 
         def forward(self, idx: torch.Tensor) -> torch.Tensor:
             x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
@@ -172,8 +193,9 @@ def run_nanogpt(quick: bool) -> dict:
     model = GPT(corpus.vocab.size)
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
-                                  lr=1e-3, betas=(0.9, 0.99))
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}], lr=1e-3, betas=(0.9, 0.99)
+    )
 
     def lr_at(it: int) -> float:  # nanoGPT's get_lr: linear warm-up, cosine to min_lr
         if it < 100:
@@ -186,8 +208,10 @@ def run_nanogpt(quick: bool) -> dict:
         model.eval()
         usable = (len(val) - 1) // context * context
         x, y = val[:usable].view(-1, context), val[1 : usable + 1].view(-1, context)
-        total = sum(float(F.cross_entropy(model(xb).flatten(0, 1), yb.flatten(), reduction="sum"))
-                    for xb, yb in zip(x.split(256), y.split(256)))
+        total = sum(
+            float(F.cross_entropy(model(xb).flatten(0, 1), yb.flatten(), reduction="sum"))
+            for xb, yb in zip(x.split(256), y.split(256))
+        )
         model.train()
         return total / y.numel()
 
@@ -217,7 +241,6 @@ def run_nanogpt(quick: bool) -> dict:
 
 def run_keras(quick: bool) -> dict:
     import course_lib  # noqa: F401
-
     from course_lib.keras_charlm import keras_char_lm, keras_stream_arrays, reset_keras_states, reset_states_callback
     from course_lib.tensorflow_setup import load_tensorflow
     from course_lib.text import StreamLoader, load_shakespeare_chars
@@ -232,8 +255,17 @@ def run_keras(quick: bool) -> dict:
     x, y = keras_stream_arrays(StreamLoader(train, batch, window, drop_last=True))
     val_loader = StreamLoader(val, batch, window, drop_last=True)
     vx, vy = keras_stream_arrays(val_loader)
-    model = keras_char_lm(corpus.vocab.size, embed=64, hidden=256, layers=2, cell="lstm", stateful=True,
-                          batch_size=batch, learning_rate=3e-3, clipnorm=1.0)
+    model = keras_char_lm(
+        corpus.vocab.size,
+        embed=64,
+        hidden=256,
+        layers=2,
+        cell="lstm",
+        stateful=True,
+        batch_size=batch,
+        learning_rate=3e-3,
+        clipnorm=1.0,
+    )
     clock = Clock()
 
     def val_loss() -> float:
@@ -248,8 +280,9 @@ def run_keras(quick: bool) -> dict:
 
     clock.measure(val_loss)
     clock.paused += clock.seconds()
-    model.fit(x, y, batch_size=batch, epochs=epochs, shuffle=False, verbose=0,
-              callbacks=[reset_states_callback(), Measure()])
+    model.fit(
+        x, y, batch_size=batch, epochs=epochs, shuffle=False, verbose=0, callbacks=[reset_states_callback(), Measure()]
+    )
     return _summary("keras", model.count_params(), clock, epochs * len(x) * window)
 
 
@@ -278,26 +311,40 @@ def main() -> int:
     rows = []
     for name in args.only:
         print(f"{name}...", flush=True)
-        done = subprocess.run([sys.executable, __file__, "--row", name] + (["--quick"] if args.quick else []),
-                              stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        done = subprocess.run(
+            [sys.executable, __file__, "--row", name] + (["--quick"] if args.quick else []),
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
         if done.returncode != 0:
             print(f"{name} failed (exit {done.returncode})")
             continue
         rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
-    print(f"\n{'row':10s}{'params':>10s}{'val_loss':>10s}{'wall_s':>9s}{'chars/s':>10s}{'s_to_1.88':>11s}{'peak_mb':>9s}")
+    print(
+        f"\n{'row':10s}{'params':>10s}{'val_loss':>10s}{'wall_s':>9s}{'chars/s':>10s}{'s_to_1.88':>11s}{'peak_mb':>9s}"
+    )
     for r in rows:
-        print(f"{r['row']:10s}{r['params']:>10,d}{r['val_loss']:>10.3f}{r['wall_s']:>9.0f}{r['chars_per_s']:>10,.0f}"
-              f"{_fmt(r['s_to_1.88'], '.0f'):>11s}{r['peak_mb']:>9.0f}")
+        print(
+            f"{r['row']:10s}{r['params']:>10,d}{r['val_loss']:>10.3f}{r['wall_s']:>9.0f}{r['chars_per_s']:>10,.0f}"
+            f"{_fmt(r['s_to_1.88'], '.0f'):>11s}{r['peak_mb']:>9.0f}"
+        )
     by_name = {r["row"]: r for r in rows}
     if "ours" in by_name and "nanogpt" in by_name:
         ours, theirs = by_name["ours"]["s_to_1.88"], by_name["nanogpt"]["s_to_1.88"]
         if ours and theirs:
-            print(f"\nseconds to {TARGET}: nanoGPT's CPU configuration / ours = {theirs / ours:.1f}x (aim: at least 3x)")
+            print(
+                f"\nseconds to {TARGET}: nanoGPT's CPU configuration / ours = {theirs / ours:.1f}x (aim: at least 3x)"
+            )
         else:
             print(f"\nseconds to {TARGET}: not reached by {'ours' if not ours else 'nanogpt'}; no ratio")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"quick": args.quick, "python": platform.python_version(),
-                                   "machine": platform.machine(), "rows": rows}, indent=1))
+    RESULTS.write_text(
+        json.dumps(
+            {"quick": args.quick, "python": platform.python_version(), "machine": platform.machine(), "rows": rows},
+            indent=1,
+        )
+    )
     print(f"wrote {RESULTS.relative_to(ROOT)}")
     return 0
 

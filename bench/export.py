@@ -16,9 +16,8 @@ the ratio ONNX Runtime / PyTorch eager at batch 1; writes everything to bench/re
     python bench/export.py                # about 2 minutes on 2 cores
     python bench/export.py --quick        # fewer repeats
 """
-from __future__ import annotations
 
-import course_lib  # noqa: F401  (first: OMP_WAIT_POLICY before torch loads)
+from __future__ import annotations
 
 import argparse
 import json
@@ -36,6 +35,7 @@ from typing import Any
 import numpy as np
 import torch
 
+import course_lib  # noqa: F401  (first: OMP_WAIT_POLICY before torch loads)
 from course_lib.checkpoint import load_checkpoint, load_weights, save_checkpoint, save_weights
 from course_lib.export import export_onnx, export_program, load_program, onnx_session
 from course_lib.models import SmallCNN
@@ -75,8 +75,11 @@ def size_of(path: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                        else os.cpu_count())
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+    )
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
     parser.add_argument("--no-keras", action="store_true", help="skip the Keras row (no TensorFlow)")
     parser.add_argument("--no-compile", action="store_true", help="skip torch.compile (its compiling is slow)")
@@ -97,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         latency[name] = {}
         for b in BATCHES:
             x = make_input(inputs[b])
-            latency[name][str(b)] = median_seconds(lambda: run(x), repeats[b])
+            latency[name][str(b)] = median_seconds(lambda x=x: run(x), repeats[b])
         print(f"  {name}: done", flush=True)
 
     # PyTorch eager, and the plain files
@@ -114,11 +117,15 @@ def main(argv: list[str] | None = None) -> int:
     save_checkpoint(folder / "run.ckpt", model, optimizer, epoch=1)
     fresh = SmallCNN()
     loads["state_dict.pt (torch.load + load_state_dict)"] = best_seconds(
-        lambda: fresh.load_state_dict(torch.load(folder / "state_dict.pt", weights_only=True)))
-    loads["weights.safetensors (load_weights)"] = best_seconds(lambda: load_weights(folder / "weights.safetensors", fresh))
+        lambda: fresh.load_state_dict(torch.load(folder / "state_dict.pt", weights_only=True))
+    )
+    loads["weights.safetensors (load_weights)"] = best_seconds(
+        lambda: load_weights(folder / "weights.safetensors", fresh)
+    )
     fresh_optimizer = torch.optim.AdamW(fresh.parameters())
     loads["run.ckpt (load_checkpoint, with AdamW)"] = best_seconds(
-        lambda: load_checkpoint(folder / "run.ckpt", fresh, fresh_optimizer, restore_rng=False))
+        lambda: load_checkpoint(folder / "run.ckpt", fresh, fresh_optimizer, restore_rng=False)
+    )
 
     # torch.compile
     if args.no_compile:
@@ -157,8 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     input_name = session.get_inputs()[0].name
     timed_row("onnxruntime", lambda x: session.run(None, {input_name: x}), lambda x: x.numpy())
     with torch.inference_mode():
-        difference = float(np.abs(session.run(None, {input_name: inputs[256].numpy()})[0]
-                                  - model(inputs[256]).numpy()).max())
+        difference = float(
+            np.abs(session.run(None, {input_name: inputs[256].numpy()})[0] - model(inputs[256]).numpy()).max()
+        )
 
     # Keras / TensorFlow
     if not args.no_keras:
@@ -173,21 +181,25 @@ def main(argv: list[str] | None = None) -> int:
         timed_row("keras", serve, lambda x: tf.constant(to_keras_images(x)))
         keras_model.save(folder / "cnn.keras")
         loads["cnn.keras (keras.models.load_model)"] = best_seconds(
-            lambda: tf.keras.models.load_model(folder / "cnn.keras"))
+            lambda: tf.keras.models.load_model(folder / "cnn.keras")
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             keras_model.export(folder / "cnn_savedmodel", verbose=False)
         loads["cnn_savedmodel (tf.saved_model.load)"] = best_seconds(
-            lambda: tf.saved_model.load(str(folder / "cnn_savedmodel")))
+            lambda: tf.saved_model.load(str(folder / "cnn_savedmodel"))
+        )
 
     for path in sorted(folder.iterdir()):
         sizes[path.name] = size_of(path)
     shutil.rmtree(folder, ignore_errors=True)
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"\n{platform.node()}: {platform.processor() or platform.machine()}, {args.threads} threads, torch "
-          f"{torch.__version__}, onnxruntime {__import__('onnxruntime').__version__}, load average {load:.1f} "
-          "(other programs on the CPUs slow every row)")
+    print(
+        f"\n{platform.node()}: {platform.processor() or platform.machine()}, {args.threads} threads, torch "
+        f"{torch.__version__}, onnxruntime {__import__('onnxruntime').__version__}, load average {load:.1f} "
+        "(other programs on the CPUs slow every row)"
+    )
     print(f"\n{'latency':<16} {'batch 1 (ms)':>13} {'batch 256 (ms)':>15} {'images/s @256':>14}")
     for name, row in latency.items():
         print(f"{name:<16} {row['1'] * 1e3:>13.3f} {row['256'] * 1e3:>15.2f} {256 / row['256']:>14,.0f}")
@@ -205,12 +217,27 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<46} {seconds * 1e3:>9.1f}")
 
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps({
-        "machine": {"node": platform.node(), "python": platform.python_version(), "torch": torch.__version__,
-                    "threads": args.threads, "load_average": load},
-        "latency_seconds": latency, "ort_over_eager_batch1": ratio, "max_abs_difference_ort": difference,
-        "file_bytes": sizes, "load_seconds": loads, "notes": notes, "quick": args.quick,
-    }, indent=1))
+    args.output.write_text(
+        json.dumps(
+            {
+                "machine": {
+                    "node": platform.node(),
+                    "python": platform.python_version(),
+                    "torch": torch.__version__,
+                    "threads": args.threads,
+                    "load_average": load,
+                },
+                "latency_seconds": latency,
+                "ort_over_eager_batch1": ratio,
+                "max_abs_difference_ort": difference,
+                "file_bytes": sizes,
+                "load_seconds": loads,
+                "notes": notes,
+                "quick": args.quick,
+            },
+            indent=1,
+        )
+    )
     print(f"\nwrote {args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}")
     return 0
 

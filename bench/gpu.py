@@ -13,6 +13,7 @@ the CPU (to check the script itself; the timings then mean nothing for a GPU).
 
     python bench/gpu.py [--epochs 3] [--batch-size 256] [--quick] [--cpu] [--output FILE]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,27 +59,47 @@ def weight_memory_format(model: nn.Module) -> str:
     return "channels_last" if weight.is_contiguous(memory_format=torch.channels_last) else "contiguous"
 
 
-def run_row(device: torch.device, data: dict, args: argparse.Namespace, mixed: bool, channels_last: bool,
-            read_every_loss: bool) -> dict:
+def run_row(
+    device: torch.device, data: dict, args: argparse.Namespace, mixed: bool, channels_last: bool, read_every_loss: bool
+) -> dict:
     seed_everything(0)
     model = SmallCNN().to(device)
     x_train, y_train = data["train"]
-    train = TensorBatchLoader(x_train, y_train, batch_size=args.batch_size, shuffle=True, device=device,
-                              generator=torch.Generator().manual_seed(0))
+    train = TensorBatchLoader(
+        x_train,
+        y_train,
+        batch_size=args.batch_size,
+        shuffle=True,
+        device=device,
+        generator=torch.Generator().manual_seed(0),
+    )
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-4)
     callbacks = [ReadEveryLoss()] if read_every_loss else []
-    history = fit(model, train, nn.functional.cross_entropy, optimizer, epochs=args.epochs, device=device,
-                  mixed_precision=mixed, channels_last=channels_last, callbacks=callbacks, progress=False)
+    history = fit(
+        model,
+        train,
+        nn.functional.cross_entropy,
+        optimizer,
+        epochs=args.epochs,
+        device=device,
+        mixed_precision=mixed,
+        channels_last=channels_last,
+        callbacks=callbacks,
+        progress=False,
+    )
     if device.type == "cuda":
         torch.cuda.synchronize()
     timed = history["seconds"][1:] or history["seconds"]  # skip the warm-up epoch when there is another
     per_epoch = sum(timed) / len(timed)
     test = TensorBatchLoader(*data["test"], batch_size=1024, device=device)
     return {
-        "mixed_precision": mixed, "channels_last": channels_last, "reads_every_loss": read_every_loss,
+        "mixed_precision": mixed,
+        "channels_last": channels_last,
+        "reads_every_loss": read_every_loss,
         "conv_dtype": conv_dtype(model, data["test"][0].to(device), mixed),
         "weight_memory_format": weight_memory_format(model),
-        "seconds_per_epoch": round(per_epoch, 3), "images_per_second": round(len(x_train) / per_epoch),
+        "seconds_per_epoch": round(per_epoch, 3),
+        "images_per_second": round(len(x_train) / per_epoch),
         "test_accuracy": round(evaluate(model, test, device=device)["accuracy"], 4),
     }
 
@@ -107,24 +128,37 @@ def main(argv: list[str] | None = None) -> int:
         except DeviceNotAvailableError as error:
             print(f"asking for a GPU that is not there: {error}")
 
-    data = {"train": load_mnist(train=True, limit=256 if args.quick else None),
-            "test": load_mnist(train=False, limit=256 if args.quick else None)}
+    data = {
+        "train": load_mnist(train=True, limit=256 if args.quick else None),
+        "test": load_mnist(train=False, limit=256 if args.quick else None),
+    }
     settings = [(mixed, channels_last, False) for mixed in (False, True) for channels_last in (False, True)]
     settings.append((True, True, True))
-    header = (f"{'mixed precision':<16} {'channels-last':<14} {'reads every loss':<17} {'conv dtype':<10} "
-              f"{'s/epoch':>8} {'images/s':>9} {'test acc':>9}  weights")
+    header = (
+        f"{'mixed precision':<16} {'channels-last':<14} {'reads every loss':<17} {'conv dtype':<10} "
+        f"{'s/epoch':>8} {'images/s':>9} {'test acc':>9}  weights"
+    )
     print("\n" + header)
     rows = []
     for mixed, channels_last, read_every_loss in settings:
         started = time.perf_counter()
         row = run_row(device, data, args, mixed, channels_last, read_every_loss)
-        row |= {"device": str(device), "gpu": info["gpus"][0]["name"] if device.type == "cuda" else None,
-                "torch": info["torch"], "epochs": args.epochs, "batch_size": args.batch_size,
-                "train_images": len(data["train"][1]), "wall_s": round(time.perf_counter() - started, 2)}
+        row |= {
+            "device": str(device),
+            "gpu": info["gpus"][0]["name"] if device.type == "cuda" else None,
+            "torch": info["torch"],
+            "epochs": args.epochs,
+            "batch_size": args.batch_size,
+            "train_images": len(data["train"][1]),
+            "wall_s": round(time.perf_counter() - started, 2),
+        }
         rows.append(row)
-        print(f"{mixed!s:<16} {channels_last!s:<14} {read_every_loss!s:<17} {row['conv_dtype']:<10} "
-              f"{row['seconds_per_epoch']:>8.2f} {row['images_per_second']:>9} {row['test_accuracy']:>9.4f}  "
-              f"{row['weight_memory_format']}", flush=True)
+        print(
+            f"{mixed!s:<16} {channels_last!s:<14} {read_every_loss!s:<17} {row['conv_dtype']:<10} "
+            f"{row['seconds_per_epoch']:>8.2f} {row['images_per_second']:>9} {row['test_accuracy']:>9.4f}  "
+            f"{row['weight_memory_format']}",
+            flush=True,
+        )
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps({"rows": rows}, indent=2) + "\n")
     print(f"\nwrote {args.output}")

@@ -9,6 +9,7 @@ and writes the rows as JSON to bench/results/grading.json. Run it with ``nice`` 
     python bench/grading.py                              # 30 copies of 01_tensors, one at a time
     python bench/grading.py --chapter 04_losses --copies 10 --jobs 2
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,8 +43,13 @@ def plain_run(path: Path, timeout: int) -> float:
     notebook = nbformat.read(path, as_version=4)
     os.environ["COURSE_FAST"] = "1"
     start = time.perf_counter()
-    NotebookClient(notebook, timeout=timeout, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    NotebookClient(
+        notebook,
+        timeout=timeout,
+        kernel_name="python3",
+        allow_errors=True,
+        resources={"metadata": {"path": str(path.parent)}},
+    ).execute()
     return time.perf_counter() - start
 
 
@@ -65,30 +71,69 @@ def main() -> int:
             (folder / "class" / f"learner{number:02d}_{args.chapter}.ipynb").write_text(json.dumps(filled))
         load_before = load_average()
         anchor = plain_run(folder / "class" / f"learner01_{args.chapter}.ipynb", args.time_limit)
-        rows.append({"what": f"plain run of {args.chapter} (anchor)", "notebooks": 1, "jobs": 1,
-                     "wall_s": round(anchor, 1), "per_notebook_s": round(anchor, 1)})
+        rows.append(
+            {
+                "what": f"plain run of {args.chapter} (anchor)",
+                "notebooks": 1,
+                "jobs": 1,
+                "wall_s": round(anchor, 1),
+                "per_notebook_s": round(anchor, 1),
+            }
+        )
         start = time.perf_counter()
-        process = subprocess.run([sys.executable, "-m", "course_lib", "grade", str(folder / "class"), "--out",
-                                  str(folder / "out"), "--jobs", str(args.jobs), "--time-limit", str(args.time_limit)],
-                                 capture_output=True, text=True)
+        process = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "course_lib",
+                "grade",
+                str(folder / "class"),
+                "--out",
+                str(folder / "out"),
+                "--jobs",
+                str(args.jobs),
+                "--time-limit",
+                str(args.time_limit),
+            ],
+            capture_output=True,
+            text=True,
+        )
         wall = time.perf_counter() - start
         if process.returncode != 0:
             print(process.stdout + process.stderr)
             return 1
         with (folder / "out" / "grades.csv").open(encoding="utf-8") as handle:
             results = [row["result"] for row in csv.DictReader(handle)]
-        rows.append({"what": f"grade {args.copies} copies of {args.chapter}", "notebooks": args.copies,
-                     "jobs": args.jobs, "wall_s": round(wall, 1), "per_notebook_s": round(wall / args.copies, 1)})
+        rows.append(
+            {
+                "what": f"grade {args.copies} copies of {args.chapter}",
+                "notebooks": args.copies,
+                "jobs": args.jobs,
+                "wall_s": round(wall, 1),
+                "per_notebook_s": round(wall / args.copies, 1),
+            }
+        )
         load_after = load_average()
     passed = results.count("passed")
     print(f"{'what':<42} {'notebooks':>9} {'jobs':>4} {'wall s':>8} {'s / notebook':>12}")
     for row in rows:
-        print(f"{row['what']:<42} {row['notebooks']:>9} {row['jobs']:>4} {row['wall_s']:>8} {row['per_notebook_s']:>12}")
-    print(f"{passed} of {len(results)} exercises passed (every copy is the official solutions); "
-          f"grader overhead per notebook: {rows[1]['per_notebook_s'] - rows[0]['per_notebook_s']:+.1f} s over the "
-          f"anchor; load average {load_before:.1f} before, {load_after:.1f} after, on {os.cpu_count()} CPUs")
-    report = {"machine": platform.platform(), "cpus": os.cpu_count(), "load_before": load_before,
-              "load_after": load_after, "rows": rows, "exercises": len(results), "passed": passed}
+        print(
+            f"{row['what']:<42} {row['notebooks']:>9} {row['jobs']:>4} {row['wall_s']:>8} {row['per_notebook_s']:>12}"
+        )
+    print(
+        f"{passed} of {len(results)} exercises passed (every copy is the official solutions); "
+        f"grader overhead per notebook: {rows[1]['per_notebook_s'] - rows[0]['per_notebook_s']:+.1f} s over the "
+        f"anchor; load average {load_before:.1f} before, {load_after:.1f} after, on {os.cpu_count()} CPUs"
+    )
+    report = {
+        "machine": platform.platform(),
+        "cpus": os.cpu_count(),
+        "load_before": load_before,
+        "load_after": load_after,
+        "rows": rows,
+        "exercises": len(results),
+        "passed": passed,
+    }
     print(json.dumps(report))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=1) + "\n")

@@ -34,6 +34,7 @@ bench/results/mnist.json.
     python bench/mnist.py --quick              # smoke run: 2,000 training images, 1 epoch per row
     python bench/mnist.py --quick --only mlp-torch mlp-torch-contended   # the contended row, quickly
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,13 +48,30 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "mnist.json"
-ROWS = ("mlp-torch", "mlp-torch-contended", "mlp-keras", "mlp-torchvision", "cnn-torch", "cnn-torch-sprint", "cnn-keras", "pytorch-examples")
+ROWS = (
+    "mlp-torch",
+    "mlp-torch-contended",
+    "mlp-keras",
+    "mlp-torchvision",
+    "cnn-torch",
+    "cnn-torch-sprint",
+    "cnn-keras",
+    "pytorch-examples",
+)
 TARGET = 0.99  # the accuracy whose time-to-reach we compare
 
 # The recipes: epochs, batch size and learning rates shared by a model's PyTorch and Keras rows.
 MLP_RECIPE = dict(epochs=12, batch_size=128, max_lr=3e-3, weight_decay=1e-4, dropout=0.2)
-CNN_RECIPE = dict(epochs=5, batch_size=128, max_lr=0.1, momentum=0.9, weight_decay=5e-4, degrees=10.0,
-                  translate=0.08, scale=(0.9, 1.1))
+CNN_RECIPE = dict(
+    epochs=5,
+    batch_size=128,
+    max_lr=0.1,
+    momentum=0.9,
+    weight_decay=5e-4,
+    degrees=10.0,
+    translate=0.08,
+    scale=(0.9, 1.1),
+)
 EXAMPLES_RECIPE = dict(max_epochs=14, batch_size=64, test_batch_size=1000, lr=1.0, gamma=0.7)
 
 
@@ -80,10 +98,17 @@ class _Clock:
     def row(self, name: str, model: str, framework: str, pipeline: str, images: int) -> dict:
         epochs = len(self.accuracies)
         return {
-            "row": name, "model": model, "framework": framework, "pipeline": pipeline, "epochs": epochs,
-            "test_acc": self.accuracies[-1], "accuracy_per_epoch": self.accuracies,
-            "wall_s": time.perf_counter() - self.start, "train_s": self.train_seconds,
-            "img_per_s": images * epochs / self.train_seconds, "s_to_99": self.seconds_to_target,
+            "row": name,
+            "model": model,
+            "framework": framework,
+            "pipeline": pipeline,
+            "epochs": epochs,
+            "test_acc": self.accuracies[-1],
+            "accuracy_per_epoch": self.accuracies,
+            "wall_s": time.perf_counter() - self.start,
+            "train_s": self.train_seconds,
+            "img_per_s": images * epochs / self.train_seconds,
+            "s_to_99": self.seconds_to_target,
         }
 
 
@@ -96,8 +121,18 @@ def _torch_tensors(quick: bool):
     return normalize_mnist(x_train), y_train, normalize_mnist(x_test), y_test  # as transforms.Normalize does
 
 
-def _fit_torch(name: str, model, train, test, optimizer, scheduler, epochs: int, images: int, pipeline: str,
-               channels_last: bool = False) -> dict:
+def _fit_torch(
+    name: str,
+    model,
+    train,
+    test,
+    optimizer,
+    scheduler,
+    epochs: int,
+    images: int,
+    pipeline: str,
+    channels_last: bool = False,
+) -> dict:
     import torch.nn.functional as F
 
     from course_lib.train import Callback, evaluate, fit
@@ -109,8 +144,18 @@ def _fit_torch(name: str, model, train, test, optimizer, scheduler, epochs: int,
             clock.epoch_done(history["seconds"][-1], evaluate(model, test)["accuracy"])
             return False
 
-    fit(model, train, F.cross_entropy, optimizer, epochs, scheduler=scheduler, callbacks=[TestEachEpoch()],
-        progress=False, device="cpu", channels_last=channels_last)
+    fit(
+        model,
+        train,
+        F.cross_entropy,
+        optimizer,
+        epochs,
+        scheduler=scheduler,
+        callbacks=[TestEachEpoch()],
+        progress=False,
+        device="cpu",
+        channels_last=channels_last,
+    )
     return clock.row(name, type(model).__name__, "PyTorch", pipeline, images)
 
 
@@ -123,14 +168,16 @@ def row_mlp_torch(quick: bool) -> dict:
     r = MLP_RECIPE
     x_train, y_train, x_test, y_test = _torch_tensors(quick)
     epochs = 1 if quick else r["epochs"]
-    train = TensorBatchLoader(x_train, y_train, batch_size=r["batch_size"], shuffle=True,
-                              generator=torch.Generator().manual_seed(0))
+    train = TensorBatchLoader(
+        x_train, y_train, batch_size=r["batch_size"], shuffle=True, generator=torch.Generator().manual_seed(0)
+    )
     test = TensorBatchLoader(x_test, y_test, batch_size=1000)
     model = MLP(dropout=r["dropout"])
     optimizer = torch.optim.AdamW(model.parameters(), lr=r["max_lr"], weight_decay=r["weight_decay"])
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=r["max_lr"], total_steps=epochs * len(train))
-    return _fit_torch("mlp-torch", model, train, test, optimizer, scheduler, epochs, len(x_train),
-                      "whole tensors (TensorBatchLoader)")
+    return _fit_torch(
+        "mlp-torch", model, train, test, optimizer, scheduler, epochs, len(x_train), "whole tensors (TensorBatchLoader)"
+    )
 
 
 def row_mlp_torch_contended(quick: bool) -> dict:
@@ -170,8 +217,9 @@ def _torchvision_loaders(quick: bool, batch_size: int, test_batch_size: int):
     if quick:
         train_set = torch.utils.data.Subset(train_set, range(2000))
         test_set = torch.utils.data.Subset(test_set, range(1000))
-    train = torch.utils.data.DataLoader(train_set, batch_size=batch_size, shuffle=True,
-                                        generator=torch.Generator().manual_seed(0))
+    train = torch.utils.data.DataLoader(
+        train_set, batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(0)
+    )
     test = torch.utils.data.DataLoader(test_set, batch_size=test_batch_size)
     return train, test, len(train_set)
 
@@ -187,8 +235,17 @@ def row_mlp_torchvision(quick: bool) -> dict:
     model = MLP(dropout=r["dropout"])
     optimizer = torch.optim.AdamW(model.parameters(), lr=r["max_lr"], weight_decay=r["weight_decay"])
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=r["max_lr"], total_steps=epochs * len(train))
-    return _fit_torch("mlp-torchvision", model, train, test, optimizer, scheduler, epochs, n,
-                      "torchvision + DataLoader, per-item ToTensor/Normalize")
+    return _fit_torch(
+        "mlp-torchvision",
+        model,
+        train,
+        test,
+        optimizer,
+        scheduler,
+        epochs,
+        n,
+        "torchvision + DataLoader, per-item ToTensor/Normalize",
+    )
 
 
 def _row_cnn_torch(quick: bool, name: str, epochs: int, augment: bool) -> dict:
@@ -203,20 +260,31 @@ def _row_cnn_torch(quick: bool, name: str, epochs: int, augment: bool) -> dict:
     epochs = 1 if quick else epochs
     transform = None
     if augment:
-        transform = RandomAffine(r["degrees"], r["translate"], r["scale"], fill=MNIST_BACKGROUND,
-                                 generator=torch.Generator().manual_seed(1))
-    train = TensorBatchLoader(x_train, y_train, batch_size=r["batch_size"], shuffle=True, transform=transform,
-                              generator=torch.Generator().manual_seed(0))
+        transform = RandomAffine(
+            r["degrees"], r["translate"], r["scale"], fill=MNIST_BACKGROUND, generator=torch.Generator().manual_seed(1)
+        )
+    train = TensorBatchLoader(
+        x_train,
+        y_train,
+        batch_size=r["batch_size"],
+        shuffle=True,
+        transform=transform,
+        generator=torch.Generator().manual_seed(0),
+    )
     test = TensorBatchLoader(x_test, y_test, batch_size=1000)
     model = SmallCNN()
-    optimizer = torch.optim.SGD(model.parameters(), lr=r["max_lr"], momentum=r["momentum"], nesterov=True,
-                                weight_decay=r["weight_decay"])
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=r["max_lr"], total_steps=epochs * len(train),
-                                                    pct_start=0.25)
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=r["max_lr"], momentum=r["momentum"], nesterov=True, weight_decay=r["weight_decay"]
+    )
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=r["max_lr"], total_steps=epochs * len(train), pct_start=0.25
+    )
     # channels-last memory: on this x86 CPU it made SmallCNN's training steps about 1.4x faster (12.6 s
     # against 17.5 s an epoch, idle machine); fit leaves it off on CPUs by default (see README, Measured).
     pipeline = "whole tensors, channels-last" + (" + RandomAffine" if augment else "")
-    return _fit_torch(name, model, train, test, optimizer, scheduler, epochs, len(x_train), pipeline, channels_last=True)
+    return _fit_torch(
+        name, model, train, test, optimizer, scheduler, epochs, len(x_train), pipeline, channels_last=True
+    )
 
 
 def row_cnn_torch(quick: bool) -> dict:
@@ -305,16 +373,18 @@ def _fit_keras(name: str, model, model_name: str, arrays, epochs: int, batch_siz
             accuracy = self.model.evaluate(x_test, y_test, batch_size=1000, verbose=0)[1]
             clock.epoch_done(seconds, float(accuracy))
 
-    model.fit(x_train, y_train, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0,
-              callbacks=[TestEachEpoch()])
+    model.fit(
+        x_train, y_train, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0, callbacks=[TestEachEpoch()]
+    )
     return clock.row(name, model_name, "Keras " + keras.__version__, pipeline, len(x_train))
 
 
 def _warmup_cosine(keras, max_lr: float, total_steps: int, warmup_fraction: float):
     """Keras' nearest to one-cycle: linear warm-up to ``max_lr``, then cosine decay to near 0."""
     warmup = max(1, int(total_steps * warmup_fraction))
-    return keras.optimizers.schedules.CosineDecay(max_lr / 25, decay_steps=total_steps - warmup, alpha=1e-4,
-                                                  warmup_target=max_lr, warmup_steps=warmup)
+    return keras.optimizers.schedules.CosineDecay(
+        max_lr / 25, decay_steps=total_steps - warmup, alpha=1e-4, warmup_target=max_lr, warmup_steps=warmup
+    )
 
 
 def row_mlp_keras(quick: bool) -> dict:
@@ -354,11 +424,22 @@ def row_cnn_keras(quick: bool) -> dict:
         L.RandomZoom((-0.1, 0.1), fill_mode="constant", fill_value=background),
     ]
     model = keras.Sequential([keras.Input((28, 28, 1)), *augment, keras_small_cnn(compile=False)])
-    optimizer = keras.optimizers.SGD(_warmup_cosine(keras, r["max_lr"], steps, 0.25), momentum=r["momentum"],
-                                     nesterov=True, weight_decay=r["weight_decay"])
+    optimizer = keras.optimizers.SGD(
+        _warmup_cosine(keras, r["max_lr"], steps, 0.25),
+        momentum=r["momentum"],
+        nesterov=True,
+        weight_decay=r["weight_decay"],
+    )
     compile_classifier(model, optimizer=optimizer)
-    return _fit_keras("cnn-keras", model, "keras_small_cnn", arrays, epochs, r["batch_size"],
-                      "NumPy arrays + Keras random rotation/translation/zoom layers")
+    return _fit_keras(
+        "cnn-keras",
+        model,
+        "keras_small_cnn",
+        arrays,
+        epochs,
+        r["batch_size"],
+        "NumPy arrays + Keras random rotation/translation/zoom layers",
+    )
 
 
 # ----------------------------------------------------------------------------- driver
@@ -378,8 +459,12 @@ def _child(name: str, quick: bool) -> dict:
     command = [sys.executable, str(Path(__file__).resolve()), "--row", name] + (["--quick"] if quick else [])
     neighbour = None
     if name.endswith("-contended"):  # start the second training process first, and wait until it trains
-        neighbour = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--train-forever"]
-                                     + (["--quick"] if quick else []), stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        neighbour = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), "--train-forever"] + (["--quick"] if quick else []),
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
         neighbour.stdout.readline()
     try:
         done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
@@ -399,16 +484,20 @@ def _fmt(value, spec: str) -> str:
 
 
 def print_table(rows: list[dict]) -> None:
-    header = f"{'row':<20} {'model':<19} {'framework':<12} {'epochs':>6} {'test acc':>8} {'wall s':>7} " \
-             f"{'img/s':>8} {'s to 99%':>8} {'peak MB':>8}"
+    header = (
+        f"{'row':<20} {'model':<19} {'framework':<12} {'epochs':>6} {'test acc':>8} {'wall s':>7} "
+        f"{'img/s':>8} {'s to 99%':>8} {'peak MB':>8}"
+    )
     print(header)
     print("-" * len(header))
     for r in rows:
         if "error" in r:
             print(f"{r['row']:<20} FAILED: {r['error']}")
             continue
-        print(f"{r['row']:<20} {r['model']:<19} {r['framework'][:12]:<12} {r['epochs']:>6} {r['test_acc']:>8.2%} "
-              f"{r['wall_s']:>7.1f} {r['img_per_s']:>8.0f} {_fmt(r['s_to_99'], '8.1f'):>8} {r['peak_mb']:>8.0f}")
+        print(
+            f"{r['row']:<20} {r['model']:<19} {r['framework'][:12]:<12} {r['epochs']:>6} {r['test_acc']:>8.2%} "
+            f"{r['wall_s']:>7.1f} {r['img_per_s']:>8.0f} {_fmt(r['s_to_99'], '8.1f'):>8} {r['peak_mb']:>8.0f}"
+        )
 
 
 def contention_target(rows: list[dict]) -> list[str]:
@@ -417,8 +506,10 @@ def contention_target(rows: list[dict]) -> list[str]:
     if "mlp-torch" not in by or "mlp-torch-contended" not in by:
         return []
     alone, beside = by["mlp-torch"]["wall_s"], by["mlp-torch-contended"]["wall_s"]
-    return [f"{'PASS' if beside / alone <= 2.5 else 'MISS'}: MLP with a second process training beside it: "
-            f"{beside:.1f} s against {alone:.1f} s alone = {beside / alone:.1f}x (aim <= 2.5x)"]
+    return [
+        f"{'PASS' if beside / alone <= 2.5 else 'MISS'}: MLP with a second process training beside it: "
+        f"{beside:.1f} s against {alone:.1f} s alone = {beside / alone:.1f}x (aim <= 2.5x)"
+    ]
 
 
 def check_targets(rows: list[dict]) -> list[str]:
@@ -430,7 +521,10 @@ def check_targets(rows: list[dict]) -> list[str]:
         lines.append(f"{'PASS' if ok else 'MISS'}: {text}")
 
     if "mlp-torch" in by:
-        line(by["mlp-torch"]["test_acc"] >= 0.98, f"MLP (PyTorch) test accuracy {by['mlp-torch']['test_acc']:.2%} >= 98.0%")
+        line(
+            by["mlp-torch"]["test_acc"] >= 0.98,
+            f"MLP (PyTorch) test accuracy {by['mlp-torch']['test_acc']:.2%} >= 98.0%",
+        )
     if "cnn-torch" in by:
         line(by["cnn-torch"]["test_acc"] >= 0.992, f"SmallCNN test accuracy {by['cnn-torch']['test_acc']:.2%} >= 99.2%")
     for torch_row, keras_row in (("mlp-torch", "mlp-keras"), ("cnn-torch", "cnn-keras")):
@@ -445,8 +539,11 @@ def check_targets(rows: list[dict]) -> list[str]:
     for ours in ("cnn-torch-sprint", "cnn-torch"):
         mine = by.get(ours, {}).get("s_to_99")
         if theirs and mine:
-            line(theirs / mine >= 5, f"time to 99.0% test accuracy, examples/mnist over {ours}: "
-                                     f"{theirs:.0f} s / {mine:.0f} s = {theirs / mine:.1f}x (aim >= 5x, 10x reachable)")
+            line(
+                theirs / mine >= 5,
+                f"time to 99.0% test accuracy, examples/mnist over {ours}: "
+                f"{theirs:.0f} s / {mine:.0f} s = {theirs / mine:.1f}x (aim >= 5x, 10x reachable)",
+            )
     return lines
 
 
@@ -476,11 +573,21 @@ def main(argv: list[str] | None = None) -> int:
     for text in targets:
         print(text)
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps({
-        "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                    "processor": platform.processor() or platform.machine()},
-        "quick": args.quick, "rows": rows, "targets": targets,
-    }, indent=2))
+    args.output.write_text(
+        json.dumps(
+            {
+                "machine": {
+                    "platform": platform.platform(),
+                    "python": platform.python_version(),
+                    "processor": platform.processor() or platform.machine(),
+                },
+                "quick": args.quick,
+                "rows": rows,
+                "targets": targets,
+            },
+            indent=2,
+        )
+    )
     print(f"rows written to {args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}")
     return 1 if any("error" in r for r in rows) else 0
 

@@ -14,6 +14,7 @@ notebooks (outputs included) to read or to check again.
     python bench/notebooks.py --mode full notebooks/07_cnn.ipynb
     python bench/notebooks.py --mode full --save-executed /tmp/executed notebooks/00_start_here.ipynb
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,7 +31,7 @@ from nbclient.exceptions import CellExecutionError, DeadKernelError
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
-from check_quoted_numbers import QuotedNumber, check_notebook, print_table
+from check_quoted_numbers import QuotedNumber, check_notebook, print_table  # noqa: E402 (after the path)
 
 RESULTS = ROOT / "bench" / "results" / "notebooks.json"
 BINDER_LIMIT_MB = 2048
@@ -54,8 +55,10 @@ def slowest_cells(notebook: nbformat.NotebookNode, count: int = 3) -> list[tuple
         timing = cell.get("metadata", {}).get("execution", {})
         start, end = timing.get("iopub.execute_input"), timing.get("shell.execute_reply")
         if cell.cell_type == "code" and start and end:
-            seconds = (datetime.fromisoformat(end.replace("Z", "+00:00"))
-                       - datetime.fromisoformat(start.replace("Z", "+00:00"))).total_seconds()
+            seconds = (
+                datetime.fromisoformat(end.replace("Z", "+00:00"))
+                - datetime.fromisoformat(start.replace("Z", "+00:00"))
+            ).total_seconds()
             first = next((line for line in cell.source.splitlines() if line.strip() and not line.startswith("#")), "")
             timed.append((seconds, number, first.strip()[:60]))
     return sorted(timed, reverse=True)[:count]
@@ -68,8 +71,9 @@ def run_notebook(path: Path, fast: bool, timeout: int, save_to: Path | None = No
     notebook.cells.append(nbformat.v4.new_code_cell(PEAK_MEMORY_CELL))
     saved = os.environ.get("COURSE_FAST")
     os.environ["COURSE_FAST"] = "1" if fast else "0"  # the kernel inherits this environment
-    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
     start = time.perf_counter()
     status, peak_mb = "ok", None
     try:
@@ -95,10 +99,16 @@ def run_notebook(path: Path, fast: bool, timeout: int, save_to: Path | None = No
         save_to.mkdir(parents=True, exist_ok=True)
         nbformat.write(notebook, save_to / f"{path.stem}.{'fast' if fast else 'full'}.ipynb")
     quoted = [] if fast else check_notebook(notebook, path.name)  # the prose describes the full run only
-    row = {"notebook": path.name, "mode": "fast" if fast else "full", "wall_s": round(wall, 1),
-           "peak_mb": round(peak_mb) if peak_mb else None, "status": status,
-           "slowest_cells": [{"seconds": round(seconds, 1), "cell": number, "starts": first}
-                             for seconds, number, first in slowest]}
+    row = {
+        "notebook": path.name,
+        "mode": "fast" if fast else "full",
+        "wall_s": round(wall, 1),
+        "peak_mb": round(peak_mb) if peak_mb else None,
+        "status": status,
+        "slowest_cells": [
+            {"seconds": round(seconds, 1), "cell": number, "starts": first} for seconds, number, first in slowest
+        ],
+    }
     return row, quoted
 
 
@@ -121,8 +131,11 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(row)
             quoted += checked
             flag = "  OVER BINDER'S 2 GB" if row["peak_mb"] and row["peak_mb"] > BINDER_LIMIT_MB else ""
-            print(f"{row['notebook']:<24} {row['mode']:<5} {row['wall_s']:>8.1f} {row['peak_mb'] or '-':>8}  "
-                  f"{row['status']}{flag}", flush=True)
+            print(
+                f"{row['notebook']:<24} {row['mode']:<5} {row['wall_s']:>8.1f} {row['peak_mb'] or '-':>8}  "
+                f"{row['status']}{flag}",
+                flush=True,
+            )
     print("\nSlowest cells (cell number counting markdown cells too, from 1; seconds):")
     for row in rows:
         cells = "; ".join(f"#{c['cell']} {c['seconds']:.1f} s `{c['starts']}`" for c in row["slowest_cells"])

@@ -32,6 +32,7 @@ least 5x) and the targets of issue 11; writes the rows to bench/results/vae.json
     python bench/vae.py --only pytorch-examples mlp-torch
     python bench/vae.py --quick            # smoke run: 2,000 training images, 1 epoch per row
 """
+
 from __future__ import annotations
 
 import argparse
@@ -79,10 +80,19 @@ class _Clock:
     def row(self, name: str, model: str, framework: str, pipeline: str, images: int, params: int) -> dict:
         epochs = len(self.losses)
         return {
-            "row": name, "model": model, "framework": framework, "pipeline": pipeline, "epochs": epochs,
-            "params": params, "test_nelbo": self.losses[-1], "nelbo_per_epoch": self.losses, "wall_per_epoch": self.walls,
-            "wall_s": time.perf_counter() - self.start, "train_s": self.train_seconds,
-            "img_per_s": images * epochs / self.train_seconds, "s_to_ref": self.seconds_to_reference,
+            "row": name,
+            "model": model,
+            "framework": framework,
+            "pipeline": pipeline,
+            "epochs": epochs,
+            "params": params,
+            "test_nelbo": self.losses[-1],
+            "nelbo_per_epoch": self.losses,
+            "wall_per_epoch": self.walls,
+            "wall_s": time.perf_counter() - self.start,
+            "train_s": self.train_seconds,
+            "img_per_s": images * epochs / self.train_seconds,
+            "s_to_ref": self.seconds_to_reference,
         }
 
 
@@ -157,15 +167,18 @@ def row_pytorch_examples(quick: bool, reference: float | None) -> dict:
                 test_loss += loss_function(recon_batch, data, mu, logvar).item()
         clock.epoch_done(seconds, test_loss / len(test_loader.dataset))
     params = sum(p.numel() for p in model.parameters())
-    return clock.row("pytorch-examples", "examples/vae VAE", "PyTorch", "torchvision + DataLoader, ToTensor", len(train_set),
-                     params)
+    return clock.row(
+        "pytorch-examples", "examples/vae VAE", "PyTorch", "torchvision + DataLoader, ToTensor", len(train_set), params
+    )
 
 
 # ----------------------------------------------------------------------------- ours
 def _images(quick: bool):
     from course_lib.data import load_mnist
 
-    return load_mnist(train=True, limit=2000 if quick else None)[0], load_mnist(train=False, limit=1000 if quick else None)[0]
+    return load_mnist(train=True, limit=2000 if quick else None)[0], load_mnist(
+        train=False, limit=1000 if quick else None
+    )[0]
 
 
 def _row_torch(name: str, make, epochs: int, quick: bool, reference: float | None) -> dict:
@@ -189,13 +202,30 @@ def _row_torch(name: str, make, epochs: int, quick: bool, reference: float | Non
             return False
 
     epochs = 1 if quick else epochs
-    train_vae(model, x_train, epochs, max_lr=OUR_RECIPE["max_lr"], batch_size=OUR_RECIPE["batch_size"], seed=0,
-              device="cpu", progress=False, callbacks=[TestEachEpoch()])
-    row = clock.row(name, type(model).__name__, "PyTorch", "whole tensors (TensorBatchLoader), fit", len(x_train),
-                    count_parameters(model))
+    train_vae(
+        model,
+        x_train,
+        epochs,
+        max_lr=OUR_RECIPE["max_lr"],
+        batch_size=OUR_RECIPE["batch_size"],
+        seed=0,
+        device="cpu",
+        progress=False,
+        callbacks=[TestEachEpoch()],
+    )
+    row = clock.row(
+        name,
+        type(model).__name__,
+        "PyTorch",
+        "whole tensors (TensorBatchLoader), fit",
+        len(x_train),
+        count_parameters(model),
+    )
     k = 10 if quick else IS_SAMPLES
     images = x_test[: 100 if quick else IS_IMAGES]
-    row["is_nll"] = -float(estimate_log_likelihood(model, images, k=k, generator=torch.Generator().manual_seed(0)).mean())
+    row["is_nll"] = -float(
+        estimate_log_likelihood(model, images, k=k, generator=torch.Generator().manual_seed(0)).mean()
+    )
     row["is_nll_on"] = f"k={k}, first {len(images)} test images"
     return row
 
@@ -223,8 +253,13 @@ def row_mlp_keras(quick: bool, reference: float | None) -> dict:
     epochs = 1 if quick else OUR_RECIPE["mlp_epochs"]
     steps = epochs * math.ceil(len(x_train) / OUR_RECIPE["batch_size"])
     max_lr = OUR_RECIPE["max_lr"]
-    schedule = keras.optimizers.schedules.CosineDecay(max_lr / 25, decay_steps=steps - int(steps * 0.3), alpha=1e-4,
-                                                      warmup_target=max_lr, warmup_steps=int(steps * 0.3))
+    schedule = keras.optimizers.schedules.CosineDecay(
+        max_lr / 25,
+        decay_steps=steps - int(steps * 0.3),
+        alpha=1e-4,
+        warmup_target=max_lr,
+        warmup_steps=int(steps * 0.3),
+    )
     model = keras_mlp_vae(compile=False)
     model.compile(optimizer=keras.optimizers.Adam(schedule))
     clock = _Clock(reference)
@@ -238,8 +273,9 @@ def row_mlp_keras(quick: bool, reference: float | None) -> dict:
             clock.epoch_done(seconds, model.evaluate(x_test, batch_size=1000, verbose=0, return_dict=True)["loss"])
 
     model.fit(x_train, batch_size=OUR_RECIPE["batch_size"], epochs=epochs, verbose=0, callbacks=[TestEachEpoch()])
-    row = clock.row("mlp-keras", "keras_mlp_vae", "Keras 3", "NumPy arrays, model.fit", len(x_train),
-                    int(model.count_params()))
+    row = clock.row(
+        "mlp-keras", "keras_mlp_vae", "Keras 3", "NumPy arrays, model.fit", len(x_train), int(model.count_params())
+    )
     row["is_nll"] = None
     return row
 
@@ -247,10 +283,10 @@ def row_mlp_keras(quick: bool, reference: float | None) -> dict:
 # ----------------------------------------------------------------------------- driver
 def run_row(name: str, quick: bool, reference: float | None) -> dict:
     """Train one row in this process (called in a child process by ``main``)."""
+    import torch
+
     import course_lib  # noqa: F401  (applies the CPU cap to torch's threads)
     from course_lib.reproducibility import seed_everything
-
-    import torch
 
     torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])  # the first optimizer imports torch._dynamo (seconds)
     seed_everything(0)
@@ -277,17 +313,21 @@ def _fmt(value, spec: str) -> str:
 
 
 def print_table(rows: list[dict]) -> None:
-    header = (f"{'row':<17} {'model':<17} {'framework':<9} {'params':>8} {'epochs':>6} {'test -ELBO':>10} "
-              f"{'IS NLL':>7} {'wall s':>7} {'img/s':>7} {'s to ref':>8} {'peak MB':>7}")
+    header = (
+        f"{'row':<17} {'model':<17} {'framework':<9} {'params':>8} {'epochs':>6} {'test -ELBO':>10} "
+        f"{'IS NLL':>7} {'wall s':>7} {'img/s':>7} {'s to ref':>8} {'peak MB':>7}"
+    )
     print(header)
     print("-" * len(header))
     for r in rows:
         if "error" in r:
             print(f"{r['row']:<17} FAILED: {r['error']}")
             continue
-        print(f"{r['row']:<17} {r['model']:<17} {r['framework'][:9]:<9} {r['params']:>8,} {r['epochs']:>6} "
-              f"{r['test_nelbo']:>10.2f} {_fmt(r.get('is_nll'), '7.2f'):>7} {r['wall_s']:>7.1f} {r['img_per_s']:>7.0f} "
-              f"{_fmt(r['s_to_ref'], '8.1f'):>8} {r['peak_mb']:>7.0f}")
+        print(
+            f"{r['row']:<17} {r['model']:<17} {r['framework'][:9]:<9} {r['params']:>8,} {r['epochs']:>6} "
+            f"{r['test_nelbo']:>10.2f} {_fmt(r.get('is_nll'), '7.2f'):>7} {r['wall_s']:>7.1f} {r['img_per_s']:>7.0f} "
+            f"{_fmt(r['s_to_ref'], '8.1f'):>8} {r['peak_mb']:>7.0f}"
+        )
 
 
 def check_targets(rows: list[dict], reference: float | None) -> list[str]:
@@ -301,15 +341,20 @@ def check_targets(rows: list[dict], reference: float | None) -> list[str]:
     ours = [by[name] for name in ("mlp-torch", "conv-torch", "mlp-keras") if name in by]
     if ours:
         best = min(ours, key=lambda r: r["test_nelbo"])
-        line(best["test_nelbo"] < 100, f"best test negative ELBO {best['test_nelbo']:.2f} ({best['row']}) < 100 (aim 95)")
+        line(
+            best["test_nelbo"] < 100, f"best test negative ELBO {best['test_nelbo']:.2f} ({best['row']}) < 100 (aim 95)"
+        )
     theirs = by.get("pytorch-examples", {}).get("s_to_ref")
     if reference is not None:
         lines.append(f"reference: the example's 10-epoch test loss, {reference:.2f} (published logs: about 105-107)")
     for name in ("mlp-torch", "conv-torch", "mlp-keras"):
         mine = by.get(name, {}).get("s_to_ref")
         if theirs and mine:
-            line(theirs / mine >= 5, f"seconds to the example's 10-epoch test loss, example over {name}: "
-                                     f"{theirs:.0f} s / {mine:.0f} s = {theirs / mine:.1f}x (aim >= 5x)")
+            line(
+                theirs / mine >= 5,
+                f"seconds to the example's 10-epoch test loss, example over {name}: "
+                f"{theirs:.0f} s / {mine:.0f} s = {theirs / mine:.1f}x (aim >= 5x)",
+            )
         elif theirs and name in by:
             line(False, f"{name} never reached the example's 10-epoch test loss {reference:.2f}")
     return lines
@@ -319,8 +364,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", nargs="+", choices=ROWS, help="run only these rows")
     parser.add_argument("--quick", action="store_true", help="smoke run: 2,000 training images, 1 epoch each")
-    parser.add_argument("--reference", type=float, default=None,
-                        help="the test loss whose time-to-reach is measured (default: the example's row, if run)")
+    parser.add_argument(
+        "--reference",
+        type=float,
+        default=None,
+        help="the test loss whose time-to-reach is measured (default: the example's row, if run)",
+    )
     parser.add_argument("--row", choices=ROWS, help=argparse.SUPPRESS)  # internal: train one row here
     parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the JSON rows")
     args = parser.parse_args(argv)
@@ -344,11 +393,22 @@ def main(argv: list[str] | None = None) -> int:
     for text in targets:
         print(text)
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps({
-        "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                    "processor": platform.processor() or platform.machine()},
-        "quick": args.quick, "reference": reference, "rows": rows, "targets": targets,
-    }, indent=2))
+    args.output.write_text(
+        json.dumps(
+            {
+                "machine": {
+                    "platform": platform.platform(),
+                    "python": platform.python_version(),
+                    "processor": platform.processor() or platform.machine(),
+                },
+                "quick": args.quick,
+                "reference": reference,
+                "rows": rows,
+                "targets": targets,
+            },
+            indent=2,
+        )
+    )
     print(f"rows written to {args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}")
     return 1 if any("error" in r for r in rows) else 0
 

@@ -6,6 +6,7 @@ import the training loop from its module, ``from course_lib.train import fit, ev
 Importing course_lib never imports TensorFlow (it costs about 0.7 GB of memory); only the
 chapters' TensorFlow sections and ``course_lib.keras_models`` do.
 """
+
 import os
 
 # PyTorch's OpenMP runtime reads this once, when torch loads, so it takes effect only where course_lib is

@@ -8,11 +8,13 @@ adds what the argument means (``"It is the fraction of the velocity kept each st
 Numbers: ``int``, ``float`` and NumPy numbers count; ``True``/``False`` do not (``lr=True`` is a
 mistake, not 1.0), and neither do NaN or infinity.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from numbers import Integral, Real
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch

@@ -15,6 +15,7 @@ torch's global generator; either way ``seed_everything`` makes a run repeat exac
 ``shift_image`` is the deterministic shift (every image the same number of pixels): chapter 06 uses
 it to measure what a shift does to an MLP, chapter 07 to show that convolutions follow a shift.
 """
+
 from __future__ import annotations
 
 import math
@@ -119,7 +120,9 @@ class RandomAffine:
         generator: torch.Generator | None = None,
     ) -> None:
         if degrees < 0 or not 0 <= translate < 1:
-            raise ValueError(f"degrees must be >= 0 and translate in [0, 1); got degrees={degrees!r}, translate={translate!r}.")
+            raise ValueError(
+                f"degrees must be >= 0 and translate in [0, 1); got degrees={degrees!r}, translate={translate!r}."
+            )
         if len(scale) != 2 or not 0 < scale[0] <= scale[1]:
             raise ValueError(f"scale is a range (low, high) with 0 < low <= high, e.g. (0.9, 1.1); got {scale!r}.")
         self.degrees, self.translate, self.scale, self.fill = float(degrees), float(translate), tuple(scale), fill
@@ -132,9 +135,7 @@ class RandomAffine:
         zoom = self.scale[0] + (self.scale[1] - self.scale[0]) * u[:, 1]
         shift = (2 * u[:, 2:] - 1) * 2 * self.translate  # the image spans 2 units in grid coordinates
         cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
-        return torch.stack(
-            [torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1
-        )
+        return torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         _check_images(images)

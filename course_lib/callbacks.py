@@ -7,6 +7,7 @@ write a checkpoint or a TensorBoard log without touching the loop. ``EarlyStoppi
 that ``fit(..., resume_from=path)`` continues from exactly, and ``restore_training`` is how;
 ``TensorBoardLogger`` writes TensorBoard's event files.
 """
+
 from __future__ import annotations
 
 import math
@@ -21,8 +22,16 @@ from torch import nn
 
 from .history import History
 
-__all__ = ["BestWeights", "Callback", "Checkpoint", "EarlyStopping", "TensorBoardLogger", "TrainingRun",
-           "monitor_mode", "restore_training"]
+__all__ = [
+    "BestWeights",
+    "Callback",
+    "Checkpoint",
+    "EarlyStopping",
+    "TensorBoardLogger",
+    "TrainingRun",
+    "monitor_mode",
+    "restore_training",
+]
 
 
 @dataclass
@@ -119,13 +128,17 @@ def monitor_mode(monitor: str, mode: str | None = None) -> str:
     named = "max" if last_word in _HIGHER_IS_BETTER else "min" if last_word in _LOWER_IS_BETTER else None
     if mode is None:
         if named is None:
-            raise ValueError(f"Cannot tell from the name whether a lower or a higher {monitor!r} is better: "
-                             "pass mode='min' (lower is better, like a loss) or mode='max' (like an accuracy).")
+            raise ValueError(
+                f"Cannot tell from the name whether a lower or a higher {monitor!r} is better: "
+                "pass mode='min' (lower is better, like a loss) or mode='max' (like an accuracy)."
+            )
         return named
     if named is not None and mode != named:
         better = "higher" if named == "max" else "lower"
-        raise ValueError(f"A {better} {monitor!r} is better, so mode={mode!r} would keep the worst epoch. "
-                         f"Use mode={named!r}, or leave mode out and it is read from the name.")
+        raise ValueError(
+            f"A {better} {monitor!r} is better, so mode={mode!r} would keep the worst epoch. "
+            f"Use mode={named!r}, or leave mode out and it is read from the name."
+        )
     return mode
 
 
@@ -177,8 +190,9 @@ class EarlyStopping(Callback):
     ``mode`` ('min' or 'max') is read from the metric's name when left out.
     """
 
-    def __init__(self, monitor: str = "val_loss", patience: int = 3, min_delta: float = 0.0,
-                 mode: str | None = None) -> None:
+    def __init__(
+        self, monitor: str = "val_loss", patience: int = 3, min_delta: float = 0.0, mode: str | None = None
+    ) -> None:
         if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
             raise ValueError(f"patience must be at least 1 epoch, got {patience!r}.")
         self.monitor, self.mode = monitor, monitor_mode(monitor, mode)
@@ -230,19 +244,23 @@ class Checkpoint(Callback):
       the history it resumes with, so it never overwrites a better file with a worse epoch.
     """
 
-    def __init__(self, path: str | os.PathLike, *, monitor: str | None = None, mode: str | None = None,
-                 every: int = 1) -> None:
+    def __init__(
+        self, path: str | os.PathLike, *, monitor: str | None = None, mode: str | None = None, every: int = 1
+    ) -> None:
         if not isinstance(path, (str, os.PathLike)):
-            raise TypeError(f"path must be the checkpoint file's path, e.g. 'runs/last.ckpt', got "
-                            f"{type(path).__name__}.")
+            raise TypeError(
+                f"path must be the checkpoint file's path, e.g. 'runs/last.ckpt', got {type(path).__name__}."
+            )
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:
             raise ValueError(f"every must be a whole number of epochs, 1 or more, got {every!r}.")
         if Path(path).is_dir():
-            raise ValueError(f"{path} is a folder: give Checkpoint a file name inside it, e.g. "
-                             f"{Path(path) / 'last.ckpt'}.")
+            raise ValueError(
+                f"{path} is a folder: give Checkpoint a file name inside it, e.g. {Path(path) / 'last.ckpt'}."
+            )
         if monitor is not None and every != 1:
-            raise ValueError("Give either monitor= (save whenever it improves) or every= (save every few epochs), "
-                             "not both.")
+            raise ValueError(
+                "Give either monitor= (save whenever it improves) or every= (save every few epochs), not both."
+            )
         self.path = Path(path)
         self.monitor = monitor
         self.mode = None if monitor is None else monitor_mode(monitor, mode)
@@ -279,9 +297,15 @@ class Checkpoint(Callback):
 
         run = self.run
         scaler = run.scaler if run.scaler is not None and run.scaler.is_enabled() else None
-        path = save_checkpoint(self.path, run.model, run.optimizer, run.scheduler, scaler,
-                               stateful=_stateful_data(run), **{_EPOCH_KEY: epoch,
-                                                                _HISTORY_KEY: run.history.state_dict()})
+        path = save_checkpoint(
+            self.path,
+            run.model,
+            run.optimizer,
+            run.scheduler,
+            scaler,
+            stateful=_stateful_data(run),
+            **{_EPOCH_KEY: epoch, _HISTORY_KEY: run.history.state_dict()},
+        )
         self.saved_epochs.append(epoch)
         return path
 
@@ -301,25 +325,32 @@ def restore_training(path: str | os.PathLike, run: TrainingRun, epochs: int | No
         raise CheckpointMismatchError(
             f"{path} is a checkpoint but not one written during fit (it holds no epoch and history), so fit cannot "
             "tell where to continue. Load it with load_checkpoint(path, model, optimizer) and call fit without "
-            "resume_from, or save checkpoints with callbacks=[Checkpoint(path)].")
+            "resume_from, or save checkpoints with callbacks=[Checkpoint(path)]."
+        )
     saved_epoch = contents["extra"][_EPOCH_KEY]
     if epochs is not None and saved_epoch > epochs:
         raise ValueError(
             f"The checkpoint {path} was saved after epoch {saved_epoch}, past epochs={epochs}; nothing was loaded. "
-            f"epochs is the total to reach, counted from the start: to train 3 more, pass epochs={saved_epoch + 3}.")
+            f"epochs is the total to reach, counted from the start: to train 3 more, pass epochs={saved_epoch + 3}."
+        )
     parts = contents["parts"]
     scaler = run.scaler if "scaler" in parts else None
     stateful = _stateful_data(run) if "train_data" in contents["stateful"] else {}
     if "train_data" in contents["stateful"] and not stateful:
-        warnings.warn(f"{Path(path).name} holds the order of the training data, but this train_data cannot take "
-                      "it (it has no load_state_dict()): the resumed run will see other batches.", stacklevel=3)
+        warnings.warn(
+            f"{Path(path).name} holds the order of the training data, but this train_data cannot take "
+            "it (it has no load_state_dict()): the resumed run will see other batches.",
+            stacklevel=3,
+        )
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r".*also holds.*stateful 'train_data'")
         extra = load_checkpoint(path, run.model, run.optimizer, run.scheduler, scaler, stateful=stateful)
     run.history.load_state_dict(extra[_HISTORY_KEY])
     if run.history.epochs != extra[_EPOCH_KEY]:
-        raise CheckpointMismatchError(f"{path} says it was saved after epoch {extra[_EPOCH_KEY]}, but its history "
-                                      f"holds {run.history.epochs} epochs: it was not written by Checkpoint.")
+        raise CheckpointMismatchError(
+            f"{path} says it was saved after epoch {extra[_EPOCH_KEY]}, but its history "
+            f"holds {run.history.epochs} epochs: it was not written by Checkpoint."
+        )
     run.epoch = extra[_EPOCH_KEY]
     return extra
 

@@ -14,6 +14,7 @@ why ``detach`` is needed). Two helpers connect it to the rest of the course:
 ``sampling_probabilities`` is the distribution it samples from, for plots and exercises.
 ``evaluate_char_lm`` gives the validation loss in nats per character, every character counted once.
 """
+
 from __future__ import annotations
 
 import math
@@ -104,11 +105,19 @@ class CharLM(nn.Module):
         self.vocab = vocab
         self.cell, self.hidden_size, self.num_layers = cell, hidden, layers
         self.embedding = nn.Embedding(vocab.size, embed)
-        self.rnn = CELLS[cell](embed, hidden, num_layers=layers, batch_first=True, dropout=dropout if layers > 1 else 0.0)
+        self.rnn = CELLS[cell](
+            embed, hidden, num_layers=layers, batch_first=True, dropout=dropout if layers > 1 else 0.0
+        )
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(hidden, vocab.size)
-        self.config = {"chars": vocab.chars, "embed": embed, "hidden": hidden, "layers": layers, "cell": cell,
-                       "dropout": float(dropout)}
+        self.config = {
+            "chars": vocab.chars,
+            "embed": embed,
+            "hidden": hidden,
+            "layers": layers,
+            "cell": cell,
+            "dropout": float(dropout),
+        }
 
     def forward(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
         """``x`` ``(batch, time)`` ids -> ``(logits (batch, time, vocab), state)``; ``state=None`` starts from zeros."""
@@ -116,14 +125,14 @@ class CharLM(nn.Module):
             described = f"shape {tuple(x.shape)}, {x.dtype}" if isinstance(x, torch.Tensor) else type(x).__name__
             raise ValueError(f"CharLM takes a (batch, time) tensor of character ids, got {described}.")
         if x.numel() and (int(x.min()) < 0 or int(x.max()) >= self.vocab.size):
-            raise ValueError(f"Character ids must be between 0 and {self.vocab.size - 1}, got {int(x.min())} to {int(x.max())}.")
+            raise ValueError(
+                f"Character ids must be between 0 and {self.vocab.size - 1}, got {int(x.min())} to {int(x.max())}."
+            )
         output, state = self.rnn(self.embedding(x), state)
         return self.head(self.dropout(output)), state
 
     @torch.no_grad()
-    def next_char_probabilities(
-        self, prompt: str, temperature: float = 1.0, top_k: int | None = None
-    ) -> torch.Tensor:
+    def next_char_probabilities(self, prompt: str, temperature: float = 1.0, top_k: int | None = None) -> torch.Tensor:
         """The distribution ``generate`` would draw the character after ``prompt`` from, shape ``(vocab,)``."""
         logits, _ = self._read_prompt(prompt)
         return sampling_probabilities(logits, temperature, top_k)
@@ -178,8 +187,12 @@ class CharLM(nn.Module):
 
 
 def _check_sampling(temperature: float, top_k: int | None, vocab_size: int) -> None:
-    check_number("temperature", temperature, at_least=0,
-                 why="0 always takes the likeliest character (greedy), 1 samples with the model's own odds.")
+    check_number(
+        "temperature",
+        temperature,
+        at_least=0,
+        why="0 always takes the likeliest character (greedy), 1 samples with the model's own odds.",
+    )
     if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= vocab_size):
         raise ValueError(
             f"top_k must be a whole number from 1 to {vocab_size} (the vocabulary size), or None to keep every "
@@ -264,8 +277,14 @@ def load_shipped_char_lm(device: torch.device | str = "cpu") -> CharLM:
     from .data import load_tiny_shakespeare
 
     recipe = SHIPPED_CHAR_LM
-    model = CharLM(CharVocabulary(load_tiny_shakespeare()), embed=recipe["embed"], hidden=recipe["hidden"],
-                   layers=recipe["layers"], cell=recipe["cell"], dropout=recipe["dropout"])
+    model = CharLM(
+        CharVocabulary(load_tiny_shakespeare()),
+        embed=recipe["embed"],
+        hidden=recipe["hidden"],
+        layers=recipe["layers"],
+        cell=recipe["cell"],
+        dropout=recipe["dropout"],
+    )
     load_shipped_weights(recipe["name"], model)
     return model.to(device).eval()
 

@@ -20,6 +20,7 @@ read with ``torch.load(..., weights_only=True)``; weights are read by safetensor
 A checkpoint file is a first line ``course_lib checkpoint``, a second line of JSON with the
 payload's size and SHA-256, then the payload: the bytes ``torch.save`` writes.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -167,10 +168,14 @@ def _save_bytes(target: Path, data: bytes, what: str) -> None:
         _write_atomically(target, data)
     except OSError as error:
         full = error.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))  # no EDQUOT on Windows
-        reason = "the disk is full" if full else {
-            errno.EACCES: "permission denied",
-            errno.EROFS: "the disk is read-only",
-        }.get(error.errno, str(error))
+        reason = (
+            "the disk is full"
+            if full
+            else {
+                errno.EACCES: "permission denied",
+                errno.EROFS: "the disk is read-only",
+            }.get(error.errno, str(error))
+        )
         kept = f"The previous {target.name} is untouched." if target.exists() else "Nothing was written."
         fix = "Free some space" if full else "Fix that"
         raise CheckpointWriteError(
@@ -246,12 +251,14 @@ def _restore_rng_states(states: Mapping[str, Any]) -> None:
     version, internal, gauss_next = states["python"]
     random.setstate((version, tuple(internal), gauss_next))
     numpy_state = states["numpy"]
-    np.random.set_state({
-        "bit_generator": "MT19937",
-        "state": {"key": np.array(numpy_state["key"], dtype=np.uint32), "pos": numpy_state["pos"]},
-        "has_gauss": numpy_state["has_gauss"],
-        "gauss": numpy_state["gauss"],
-    })
+    np.random.set_state(
+        {
+            "bit_generator": "MT19937",
+            "state": {"key": np.array(numpy_state["key"], dtype=np.uint32), "pos": numpy_state["pos"]},
+            "has_gauss": numpy_state["has_gauss"],
+            "gauss": numpy_state["gauss"],
+        }
+    )
     torch.set_rng_state(states["torch"])
     # The CUDA and MPS states only matter where those devices train; a GPU checkpoint resumed on a
     # CPU-only machine has no GPU generator to restore (and its numbers differ from the GPU's anyway).
@@ -447,8 +454,10 @@ def _load_hint(kind: str) -> str:
     if kind == "a course_lib checkpoint":
         return "Load it with load_checkpoint(path, model) (it restores the weights, and more if you pass more)."
     if kind == "a plain torch.save file":
-        return ("Load it with state = torch.load(path, weights_only=True) and model.load_state_dict(state); "
-                "save with save_checkpoint or save_weights next time.")
+        return (
+            "Load it with state = torch.load(path, weights_only=True) and model.load_state_dict(state); "
+            "save with save_checkpoint or save_weights next time."
+        )
     return "Check the path: it should name a file written by save_checkpoint (or save_weights for load_weights)."
 
 
@@ -476,8 +485,9 @@ def _read_checkpoint(path: PathLike) -> tuple[Path, dict[str, Any]]:
             problem = "the file is empty" if not raw else "its first line is cut off or altered"
             raise _corrupt(source, problem)
         kind = _kind(raw)
-        raise NotACheckpointError(f"{source} is not a checkpoint written by save_checkpoint: it is {kind}. "
-                                  + _load_hint(kind))
+        raise NotACheckpointError(
+            f"{source} is not a checkpoint written by save_checkpoint: it is {kind}. " + _load_hint(kind)
+        )
     end = raw.find(b"\n", len(MAGIC), len(MAGIC) + _MAX_HEADER)
     if end < 0:
         raise _corrupt(source, "its header line is cut off or altered")
@@ -505,8 +515,9 @@ def _read_checkpoint(path: PathLike) -> tuple[Path, dict[str, Any]]:
     payload = raw[end + 1 :]
     if len(payload) != header["payload_bytes"]:
         cut = "shorter" if len(payload) < header["payload_bytes"] else "longer"
-        raise _corrupt(source, f"it is {cut} than saved ({len(payload):,} bytes of data, expected "
-                               f"{header['payload_bytes']:,})")
+        raise _corrupt(
+            source, f"it is {cut} than saved ({len(payload):,} bytes of data, expected {header['payload_bytes']:,})"
+        )
     if hashlib.sha256(payload).hexdigest() != header["sha256"]:
         raise _corrupt(source, "its SHA-256 digest does not match the one recorded when it was saved")
     try:
@@ -545,7 +556,7 @@ def _listing(items: list[str], limit: int = 8) -> str:
 
 
 def _strips_to(keys: list[str], prefix: str, others: list[str]) -> bool:
-    stripped = [k[len(prefix):] for k in keys if k.startswith(prefix)]
+    stripped = [k[len(prefix) :] for k in keys if k.startswith(prefix)]
     return bool(keys) and len(stripped) == len(keys) and sorted(stripped) == sorted(others)
 
 
@@ -554,11 +565,15 @@ def _prefix_hint(file_keys: list[str], model_keys: list[str]) -> str:
     for prefix, wrapper in (("_orig_mod.", "torch.compile"), ("module.", "DataParallel/DistributedDataParallel")):
         inner = prefix.rstrip(".")
         if _strips_to(file_keys, prefix, model_keys):
-            return (f" Every name in the file starts with {prefix!r}: it was saved from a model wrapped by "
-                    f"{wrapper}. Save the inner model (model.{inner}) next time.")
+            return (
+                f" Every name in the file starts with {prefix!r}: it was saved from a model wrapped by "
+                f"{wrapper}. Save the inner model (model.{inner}) next time."
+            )
         if _strips_to(model_keys, prefix, file_keys):
-            return (f" Every name in your model starts with {prefix!r}: it is wrapped by {wrapper}. "
-                    f"Load into the inner model (model.{inner}).")
+            return (
+                f" Every name in your model starts with {prefix!r}: it is wrapped by {wrapper}. "
+                f"Load into the inner model (model.{inner})."
+            )
     return ""
 
 
@@ -584,8 +599,10 @@ def _check_model_fits(
         lines.append(f"  unexpected in the file (your model lacks them): {_listing(unexpected)}")
     if mismatched:
         lines.append(f"  different shapes: {_listing(mismatched)}")
-    lines.append("Build the model with the same class and settings (layer sizes, number of classes) as the one "
-                 "that was saved, then load again." + _prefix_hint(list(state), list(own)))
+    lines.append(
+        "Build the model with the same class and settings (layer sizes, number of classes) as the one "
+        "that was saved, then load again." + _prefix_hint(list(state), list(own))
+    )
     raise CheckpointMismatchError("\n".join(lines))
 
 
@@ -848,18 +865,26 @@ class ShippedWeights(NamedTuple):
 #: The weights files the course ships, by name. The digests live in the code, like the data's
 #: (``course_lib.data.CHECKSUMS``), so a damaged file cannot vouch for itself. Chapters add theirs.
 SHIPPED_WEIGHTS: dict[str, ShippedWeights] = {
-    "ch08_char_lstm": ShippedWeights("weights/ch08_char_lstm.safetensors",
-                                     "9bab6526c5c69610585be10972e338b4e777c6a81d75df26e05943a88129d49f",
-                                     "python tools/train_charlm.py"),
-    "ch09_conv_vae": ShippedWeights("weights/ch09_conv_vae.safetensors",
-                                    "6807e2479a17080c5b91b7f02c4d9e3b507012161000c5141965cb63f68ca0ba",
-                                    "python tools/train_vae.py --only ch09_conv_vae"),
-    "ch09_vae_2d": ShippedWeights("weights/ch09_vae_2d.safetensors",
-                                  "cb2df19f0ea050a3b597fa5bfef6bb55fbc70a7490080fdeaba0f44ac4017e13",
-                                  "python tools/train_vae.py --only ch09_vae_2d"),
-    "ch09_beta_sweep": ShippedWeights("weights/ch09_beta_sweep.safetensors",
-                                      "5634a17dcbb3763260151d3143583c15a002b0c1fe8314641278b088f0ae7a6d",
-                                      "python tools/train_vae.py --only ch09_beta_sweep"),
+    "ch08_char_lstm": ShippedWeights(
+        "weights/ch08_char_lstm.safetensors",
+        "9bab6526c5c69610585be10972e338b4e777c6a81d75df26e05943a88129d49f",
+        "python tools/train_charlm.py",
+    ),
+    "ch09_conv_vae": ShippedWeights(
+        "weights/ch09_conv_vae.safetensors",
+        "6807e2479a17080c5b91b7f02c4d9e3b507012161000c5141965cb63f68ca0ba",
+        "python tools/train_vae.py --only ch09_conv_vae",
+    ),
+    "ch09_vae_2d": ShippedWeights(
+        "weights/ch09_vae_2d.safetensors",
+        "cb2df19f0ea050a3b597fa5bfef6bb55fbc70a7490080fdeaba0f44ac4017e13",
+        "python tools/train_vae.py --only ch09_vae_2d",
+    ),
+    "ch09_beta_sweep": ShippedWeights(
+        "weights/ch09_beta_sweep.safetensors",
+        "5634a17dcbb3763260151d3143583c15a002b0c1fe8314641278b088f0ae7a6d",
+        "python tools/train_vae.py --only ch09_beta_sweep",
+    ),
 }
 
 
@@ -911,8 +936,9 @@ def load_shipped_tensors(name: str) -> dict[str, torch.Tensor]:
     try:
         return safetensors_load(raw)
     except Exception as error:  # a file with the right digest cannot fail here, unless the registry is wrong
-        raise CorruptDataError(f"{path} could not be read as safetensors ({error}); rebuild it with "
-                               f"`{SHIPPED_WEIGHTS[name].made_by}`.") from None
+        raise CorruptDataError(
+            f"{path} could not be read as safetensors ({error}); rebuild it with `{SHIPPED_WEIGHTS[name].made_by}`."
+        ) from None
 
 
 def shipped_weights_status() -> dict[str, str]:

@@ -3,6 +3,7 @@
 Notebooks ask this module, never ``os.environ`` directly, so that a learner, an
 instructor and CI all change behaviour the same way.
 """
+
 from __future__ import annotations
 
 import os

@@ -4,6 +4,7 @@ Every file is verified against the SHA-256 recorded here before it is used: a mi
 truncated or corrupt file raises an error that names the file and the fix. Nothing is ever
 downloaded, so a classroom with bad Wi-Fi and Binder behave exactly like a laptop.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -11,8 +12,9 @@ import hashlib
 import math
 import os
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -140,10 +142,12 @@ def check_data_folder() -> Path:
                 hint = f" It holds a data/ folder: point at {root / 'data'}."
     except PermissionError as error:
         raise _unreadable(root, error) from None
-    fix = (" Point COURSE_DATA_DIR at the right folder, or unset it to use the course's own data/."
-           if from_variable else
-           " Restore it from the course repository (in a git checkout: `git checkout -- data`), or set "
-           "COURSE_DATA_DIR to a folder with a good copy.")
+    fix = (
+        " Point COURSE_DATA_DIR at the right folder, or unset it to use the course's own data/."
+        if from_variable
+        else " Restore it from the course repository (in a git checkout: `git checkout -- data`), or set "
+        "COURSE_DATA_DIR to a folder with a good copy."
+    )
     raise DataFolderError(
         f"{named} {problem}. The data folder should contain mnist/ (the four MNIST .gz files) and "
         f"tinyshakespeare/ (input.txt), like data/ in the course repository.{hint}{fix}"
@@ -240,8 +244,10 @@ def normalize_mnist(images: torch.Tensor) -> torch.Tensor:
     """
     if not isinstance(images, torch.Tensor) or not torch.is_floating_point(images):
         got = images.dtype if isinstance(images, torch.Tensor) else type(images).__name__
-        raise TypeError(f"normalize_mnist expects a floating-point tensor of pixels in [0, 1] (what load_mnist "
-                        f"returns), got {got}. Raw bytes 0-255 become that with images.float() / 255.")
+        raise TypeError(
+            f"normalize_mnist expects a floating-point tensor of pixels in [0, 1] (what load_mnist "
+            f"returns), got {got}. Raw bytes 0-255 become that with images.float() / 255."
+        )
     if images.numel() and (float(images.min()) < 0.0 or float(images.max()) > 1.0):
         raise ValueError(
             f"normalize_mnist expects pixels in [0, 1] (what load_mnist returns), but these range from "
@@ -301,7 +307,7 @@ def _torchvision_root(train: bool) -> Path:
 
 def mnist_torchvision(
     train: bool = True, transform: Callable | None = None, target_transform: Callable | None = None
-) -> "torch.utils.data.Dataset":
+) -> torch.utils.data.Dataset:
     """MNIST as a ``torchvision.datasets.MNIST``: PIL images, per-item transforms, DataLoader.
 
     This is the usual tutorial route, taught in the MLP/CNN chapters. It reads the same
@@ -311,7 +317,10 @@ def mnist_torchvision(
 
     check_bool("train", train, why="True gives the 60,000 training images, False the 10,000 test images.")
     return MNIST(
-        str(_torchvision_root(train)), train=train, transform=transform, target_transform=target_transform,
+        str(_torchvision_root(train)),
+        train=train,
+        transform=transform,
+        target_transform=target_transform,
         download=False,
     )
 
@@ -357,8 +366,9 @@ class MNISTDataset(torch.utils.data.Dataset):
 
     def __init__(self, train: bool = True, limit: int | None = None, normalize: bool = True) -> None:
         check_bool("train", train, why="True gives the 60,000 training images, False the 10,000 test images.")
-        check_bool("normalize", normalize, why="True subtracts MNIST_MEAN and divides by MNIST_STD, as "
-                                               "normalize_mnist does.")
+        check_bool(
+            "normalize", normalize, why="True subtracts MNIST_MEAN and divides by MNIST_STD, as normalize_mnist does."
+        )
         if limit is not None:
             limit = check_whole_number("limit", limit, 1, unit="examples", why="Or None for all of them.")
         images, labels = _mnist_uint8(bool(train))
@@ -372,8 +382,10 @@ class MNISTDataset(torch.utils.data.Dataset):
         if isinstance(index, torch.Tensor) and index.dim() == 0 and not index.is_floating_point():
             index = int(index)  # Subset(dataset, indices_tensor) hands over 0-d tensors
         if not isinstance(index, (int, np.integer)) or isinstance(index, bool):
-            raise TypeError(f"MNISTDataset is indexed by one whole number (an example), got {type(index).__name__}; "
-                            "a DataLoader asks for one example at a time.")
+            raise TypeError(
+                f"MNISTDataset is indexed by one whole number (an example), got {type(index).__name__}; "
+                "a DataLoader asks for one example at a time."
+            )
         if not -len(self) <= index < len(self):
             raise IndexError(f"index {index} is out of range for {len(self)} examples.")
         image = torch.from_numpy(self.images[index].astype(np.float32)).div_(255.0).unsqueeze(0)
@@ -423,8 +435,10 @@ class TensorBatchLoader:
         if transform is not None and not callable(transform):
             raise TypeError(f"transform must be a function that takes a batch and returns one, got {transform!r}.")
         if generator is not None and not isinstance(generator, torch.Generator):
-            raise TypeError(f"generator must be a torch.Generator (e.g. torch.Generator().manual_seed(0)) or None, "
-                            f"got {type(generator).__name__}.")
+            raise TypeError(
+                f"generator must be a torch.Generator (e.g. torch.Generator().manual_seed(0)) or None, "
+                f"got {type(generator).__name__}."
+            )
         if drop_last and 0 < n < batch_size:
             raise ValueError(
                 f"drop_last=True drops the last incomplete batch, and with {n} examples and batch_size={batch_size} "
@@ -540,8 +554,9 @@ def train_val_indices(
     ``train_val_split`` puts in the training tensors, so both routes train and validate on the same split.
     """
     n = check_whole_number("n", n, 1, unit="examples")
-    check_number("val_fraction", val_fraction, above=0, below=1,
-                 why="E.g. 0.1 keeps 10% of the examples for validation.")
+    check_number(
+        "val_fraction", val_fraction, above=0, below=1, why="E.g. 0.1 keeps 10% of the examples for validation."
+    )
     seed = check_whole_number("seed", seed, 0)
     n_val = max(1, int(round(n * val_fraction)))
     if n - n_val < 1:
@@ -562,18 +577,15 @@ def make_spirals(
     xs, ys = [], []
     for label in range(n_classes):
         radius = torch.linspace(0.05, 1.0, n_per_class)
-        angle = (
-            torch.linspace(label * 4.0, (label + 1) * 4.0, n_per_class)
-            + noise * torch.randn(n_per_class, generator=gen)
+        angle = torch.linspace(label * 4.0, (label + 1) * 4.0, n_per_class) + noise * torch.randn(
+            n_per_class, generator=gen
         )
         xs.append(torch.stack([radius * torch.sin(angle), radius * torch.cos(angle)], dim=1))
         ys.append(torch.full((n_per_class,), label, dtype=torch.int64))
     return torch.cat(xs), torch.cat(ys)
 
 
-def make_sine_waves(
-    n_series: int = 256, length: int = 100, noise: float = 0.05, seed: int = 0
-) -> torch.Tensor:
+def make_sine_waves(n_series: int = 256, length: int = 100, noise: float = 0.05, seed: int = 0) -> torch.Tensor:
     """Sine waves with random phase and frequency, shape ``(n_series, length)``, for forecasting."""
     gen = torch.Generator().manual_seed(seed)
     t = torch.arange(length, dtype=torch.float32)

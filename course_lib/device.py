@@ -4,6 +4,7 @@ The course runs on laptops (CPU, NVIDIA CUDA, Apple MPS) and on Binder (one shar
 Code asks ``get_device()`` once and moves models and batches there; nothing else in the
 course decides where tensors live.
 """
+
 from __future__ import annotations
 
 import math

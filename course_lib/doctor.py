@@ -1,4 +1,5 @@
 """``python -m course_lib doctor``: what is installed, what the course expects, what to fix."""
+
 from __future__ import annotations
 
 import importlib.metadata as metadata
@@ -10,6 +11,7 @@ from pathlib import Path
 from .config import PROJECT_ROOT, data_dir, is_fast
 
 __all__ = ["read_pins", "check_pins", "diagnose", "main"]
+
 
 def read_pins(requirements: Path | None = None) -> dict[str, str]:
     """``{package: version}`` from the ``name==version`` lines of requirements.txt.
@@ -101,7 +103,7 @@ def diagnose() -> tuple[list[str], list[str]]:
     for gpu in info.get("gpus", []):
         lines.append(f"GPU: {gpu['name']} ({gpu['memory_gb']} GB)")
     problems = []
-    if sys.version_info < (3, 10):
+    if sys.version_info < (3, 10):  # noqa: UP036 (the doctor is what tells an older Python so)
         problems.append(f"Python {info['python']} is too old: the course needs Python 3.10 or newer.")
     data_lines, data_problems = _data_report()
     lines += data_lines
@@ -115,7 +117,9 @@ def diagnose() -> tuple[list[str], list[str]]:
     else:
         lines.append("requirements.txt not found next to course_lib: cannot compare versions with the pins.")
     if importlib.util.find_spec("tensorflow") is None:
-        problems.append("TensorFlow is not installed: the TensorFlow/Keras sections will fail. Run: pip install -r requirements.txt")
+        problems.append(
+            "TensorFlow is not installed: the TensorFlow/Keras sections will fail. Run: pip install -r requirements.txt"
+        )
     return lines, problems
 
 

@@ -4,6 +4,7 @@ Safe to run on a folder a learner already works in: a notebook there that differ
 student edition (their work) is never overwritten unless asked (``force=True``, ``--force``), and
 the edition is written all or nothing (into a temporary folder first, then moved into place).
 """
+
 from __future__ import annotations
 
 import json
@@ -58,15 +59,20 @@ def make_student_edition(source: str | Path, destination: str | Path, force: boo
         raise EditionError(f"There is no notebook folder at {source}: pass the course's notebooks/ folder.")
     inside = destination.resolve() == source.resolve() or source.resolve() in destination.resolve().parents
     if inside:
-        raise EditionError(f"The student edition must go outside the notebook folder {source}, or it would mix with "
-                           f"(and overwrite) the solutions: choose another folder than {destination}.")
+        raise EditionError(
+            f"The student edition must go outside the notebook folder {source}, or it would mix with "
+            f"(and overwrite) the solutions: choose another folder than {destination}."
+        )
     if destination.exists() and not destination.is_dir():
         raise EditionError(f"{destination} is a file, not a folder: choose a folder for the student edition.")
     texts = _student_texts(source)
     try:
         if not force:
-            edited = [name for name, (text, _) in texts.items()
-                      if (destination / name).exists() and (destination / name).read_text(encoding="utf-8") != text]
+            edited = [
+                name
+                for name, (text, _) in texts.items()
+                if (destination / name).exists() and (destination / name).read_text(encoding="utf-8") != text
+            ]
             if edited:
                 raise EditionError(
                     f"{destination} already holds {', '.join(edited)}, changed since a fresh student edition "
@@ -86,6 +92,8 @@ def make_student_edition(source: str | Path, destination: str | Path, force: boo
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     except OSError as error:
-        raise EditionError(f"Could not write the student edition to {destination} ({error.strerror or error}): "
-                           "check that you may write there.") from None
+        raise EditionError(
+            f"Could not write the student edition to {destination} ({error.strerror or error}): "
+            "check that you may write there."
+        ) from None
     return {name: count for name, (_, count) in texts.items()}

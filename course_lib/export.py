@@ -12,6 +12,7 @@ are not: a server, a phone, a browser. Two portable forms of one PyTorch model:
 ``predict_image`` is what a deployed digit classifier does: read an image file, prepare it
 exactly as the training data was prepared, run the exported model, return the class.
 """
+
 from __future__ import annotations
 
 import io
@@ -46,8 +47,10 @@ def _check_model_and_example(model: Any, example: Any, function: str) -> None:
     if not isinstance(model, nn.Module):
         raise TypeError(f"{function} needs a torch.nn.Module, got {type(model).__name__}.")
     if not isinstance(example, torch.Tensor):
-        raise TypeError(f"{function} needs an example input tensor (e.g. torch.zeros(1, 1, 28, 28)) to trace the "
-                        f"model with, got {type(example).__name__}.")
+        raise TypeError(
+            f"{function} needs an example input tensor (e.g. torch.zeros(1, 1, 28, 28)) to trace the "
+            f"model with, got {type(example).__name__}."
+        )
 
 
 def _traceable(example: torch.Tensor, dynamic_batch: bool) -> torch.Tensor:
@@ -55,8 +58,9 @@ def _traceable(example: torch.Tensor, dynamic_batch: bool) -> torch.Tensor:
     return example.repeat(2, *[1] * (example.ndim - 1)) if dynamic_batch and example.shape[0] == 1 else example
 
 
-def export_onnx(model: nn.Module, example: torch.Tensor, path: PathLike, *, dynamic_batch: bool = True,
-                dynamo: bool = True) -> Path:
+def export_onnx(
+    model: nn.Module, example: torch.Tensor, path: PathLike, *, dynamic_batch: bool = True, dynamo: bool = True
+) -> Path:
     """Export ``model`` in evaluation mode to an ONNX file at ``path``; return the path.
 
     ``example`` is one input batch of the right shape; with ``dynamic_batch`` the file accepts any
@@ -77,13 +81,28 @@ def export_onnx(model: nn.Module, example: torch.Tensor, path: PathLike, *, dyna
             if dynamo:
                 batch = torch.export.Dim("batch", min=1, max=65536) if dynamic_batch else None
                 shapes = ({0: batch},) if dynamic_batch else None
-                program = torch.onnx.export(model, (example,), dynamo=True, input_names=[INPUT_NAME],
-                                            output_names=[OUTPUT_NAME], dynamic_shapes=shapes, verbose=False)
+                program = torch.onnx.export(
+                    model,
+                    (example,),
+                    dynamo=True,
+                    input_names=[INPUT_NAME],
+                    output_names=[OUTPUT_NAME],
+                    dynamic_shapes=shapes,
+                    verbose=False,
+                )
                 program.save(str(target))
             else:
                 axes = {INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}} if dynamic_batch else None
-                torch.onnx.export(model, (example,), str(target), dynamo=False, input_names=[INPUT_NAME],
-                                  output_names=[OUTPUT_NAME], dynamic_axes=axes, opset_version=18)
+                torch.onnx.export(
+                    model,
+                    (example,),
+                    str(target),
+                    dynamo=False,
+                    input_names=[INPUT_NAME],
+                    output_names=[OUTPUT_NAME],
+                    dynamic_axes=axes,
+                    opset_version=18,
+                )
     finally:
         model.train(was_training)
     return target
@@ -95,8 +114,9 @@ def onnx_session(path: PathLike, threads: int | None = None) -> Any:
 
     source = Path(path)
     if not source.is_file():
-        raise FileNotFoundError(f"There is no ONNX file at {source}: export one first with export_onnx(model, "
-                                f"example, {str(source)!r}).")
+        raise FileNotFoundError(
+            f"There is no ONNX file at {source}: export one first with export_onnx(model, example, {str(source)!r})."
+        )
     options = ort.SessionOptions()
     if threads is not None:
         options.intra_op_num_threads = threads

@@ -24,6 +24,7 @@ plain sight in the answer's source, which the grader keeps in DIR/answers/. And 
 user: for a class you do not trust, run the grader in a container or as a user who cannot write the course's
 files or the virtual environment.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,8 +48,19 @@ from typing import Any
 
 from .config import PROJECT_ROOT
 
-__all__ = ["Chapter", "Submission", "Row", "GradeOptions", "course_chapters", "find_submissions", "plan_captures",
-           "grade", "write_report", "filled_student_edition", "main"]
+__all__ = [
+    "Chapter",
+    "Submission",
+    "Row",
+    "GradeOptions",
+    "course_chapters",
+    "find_submissions",
+    "plan_captures",
+    "grade",
+    "write_report",
+    "filled_student_edition",
+    "main",
+]
 
 PASSED, FAILED, NOT_ATTEMPTED = "passed", "failed", "not attempted"  # the same words as exercises.core
 _CHAPTER_IMPORT = re.compile(r"from\s+course_lib\.exercises\s+import\s+(ch\w+)\s+as\s+\w+")
@@ -174,8 +186,10 @@ def find_submissions(paths: Iterable[str | Path], chapters: dict[str, Chapter]) 
     for submission in found:
         key = (submission.learner, submission.notebook)
         if key in unique:
-            skipped.append(f"{submission.path}: a second {submission.notebook} for {submission.learner} "
-                           f"(graded {unique[key].path})")
+            skipped.append(
+                f"{submission.path}: a second {submission.notebook} for {submission.learner} "
+                f"(graded {unique[key].path})"
+            )
         else:
             unique[key] = submission
     return list(unique.values()), skipped
@@ -183,8 +197,14 @@ def find_submissions(paths: Iterable[str | Path], chapters: dict[str, Chapter]) 
 
 def _defines(source: str, name: str) -> bool:
     word = re.escape(name)
-    return bool(re.search(rf"^\s*(def|class)\s+{word}\b|^\s*{word}\s*(:[^=\n]*)?=(?!=)|\bas\s+{word}\b|"
-                          rf"^\s*(\w+\s*,\s*)*{word}\s*(,\s*\w+\s*)*=(?!=)", source, re.MULTILINE))
+    return bool(
+        re.search(
+            rf"^\s*(def|class)\s+{word}\b|^\s*{word}\s*(:[^=\n]*)?=(?!=)|\bas\s+{word}\b|"
+            rf"^\s*(\w+\s*,\s*)*{word}\s*(,\s*\w+\s*)*=(?!=)",
+            source,
+            re.MULTILINE,
+        )
+    )
 
 
 def plan_captures(cells: list[dict], exercises: list[Any]) -> dict[int, dict[str, list[str]]]:
@@ -228,12 +248,21 @@ def filled_student_edition(notebook: dict, fill: bool = True) -> dict:
         if cell["cell_type"] == "code" and _is_solution(cell):
             called = _checker_called(_source(cell))
             for j in range(i - 1, -1, -1):
-                if cells[j]["cell_type"] == "code" and not _is_solution(cells[j]) \
-                        and _checker_called(_source(cells[j])) & called:
-                    imports = [line for line in _source(cells[j]).splitlines()  # a learner keeps the cell's imports
-                               if line.startswith(("import ", "from ")) and line not in _source(cell)]
-                    cells[j] = dict(cells[j], metadata=dict(cells[j]["metadata"], exercise=True),
-                                    source="\n".join(imports + [_source(cell)]) if fill else _source(cells[j]))
+                if (
+                    cells[j]["cell_type"] == "code"
+                    and not _is_solution(cells[j])
+                    and _checker_called(_source(cells[j])) & called
+                ):
+                    imports = [
+                        line
+                        for line in _source(cells[j]).splitlines()  # a learner keeps the cell's imports
+                        if line.startswith(("import ", "from ")) and line not in _source(cell)
+                    ]
+                    cells[j] = dict(
+                        cells[j],
+                        metadata=dict(cells[j]["metadata"], exercise=True),
+                        source="\n".join(imports + [_source(cell)]) if fill else _source(cells[j]),
+                    )
                     break
             else:
                 raise ValueError(f"no exercise cell before the solution cell {_source(cell)[:60]!r}")
@@ -251,8 +280,11 @@ class _CourseFiles:
         self.lock = threading.Lock()
 
     def _read(self) -> dict[str, bytes]:
-        return {str(p.relative_to(self.root)): p.read_bytes() for p in sorted(self.root.rglob("*"))
-                if p.is_file() and "__pycache__" not in p.parts}
+        return {
+            str(p.relative_to(self.root)): p.read_bytes()
+            for p in sorted(self.root.rglob("*"))
+            if p.is_file() and "__pycache__" not in p.parts
+        }
 
     def digests(self) -> dict[str, str]:
         return {name: hashlib.sha256(data).hexdigest() for name, data in self.files.items()}
@@ -266,8 +298,11 @@ class _CourseFiles:
 
     def changed_in(self, copy: Path) -> list[str]:
         """The files of a copy of course_lib that differ from the record (changed, added or deleted)."""
-        now = {str(p.relative_to(copy)): p.read_bytes() for p in sorted(copy.rglob("*"))
-               if p.is_file() and "__pycache__" not in p.parts}
+        now = {
+            str(p.relative_to(copy)): p.read_bytes()
+            for p in sorted(copy.rglob("*"))
+            if p.is_file() and "__pycache__" not in p.parts
+        }
         return sorted(name for name in set(now) | set(self.files) if now.get(name) != self.files.get(name))
 
     def restore(self) -> list[str]:
@@ -339,11 +374,28 @@ def _run_notebook(submission: Submission, exercises: list[Any], work: Path, opti
     except (OSError, ValueError, KeyError, TypeError) as error:
         return {"status": "unreadable", "why": f"the file is not a readable notebook ({type(error).__name__})"}
     (work / "plan.json").write_text(json.dumps({str(k): v for k, v in plan.items()}))
-    command = [options.python, "-P", "-m", "course_lib.grading", "execute", str(submission.path), str(work),
-               "--time-limit", str(options.time_limit), "--memory-limit", str(options.memory_limit_mb)]
+    command = [
+        options.python,
+        "-P",
+        "-m",
+        "course_lib.grading",
+        "execute",
+        str(submission.path),
+        str(work),
+        "--time-limit",
+        str(options.time_limit),
+        "--memory-limit",
+        str(options.memory_limit_mb),
+    ]
     log = (work / "execute.log").open("wb")
-    process = subprocess.Popen(command, env=_environment(options, work / "lib"), stdout=log, stderr=subprocess.STDOUT,
-                               start_new_session=True, cwd=str(work))
+    process = subprocess.Popen(
+        command,
+        env=_environment(options, work / "lib"),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        cwd=str(work),
+    )
     try:
         process.wait(timeout=options.time_limit + 120)  # kernel start and shutdown on top of the notebook's limit
     except subprocess.TimeoutExpired:
@@ -356,8 +408,11 @@ def _run_notebook(submission: Submission, exercises: list[Any], work: Path, opti
     except (OSError, ValueError):
         run = {}
     if not isinstance(run, dict) or run.get("status") in (None, "running"):
-        run = dict(run if isinstance(run, dict) else {}, status="stopped",
-                   why=f"the run was stopped from outside (exit code {process.returncode})")
+        run = dict(
+            run if isinstance(run, dict) else {},
+            status="stopped",
+            why=f"the run was stopped from outside (exit code {process.returncode})",
+        )
     return run
 
 
@@ -368,23 +423,43 @@ def _reason(run: dict, options: GradeOptions) -> str:
     if status == "timed out":
         return f"the notebook stopped{where}: it ran past the {options.time_limit:g} s limit (a loop that never ends?)"
     if status == "kernel died":
-        return (f"the notebook stopped{where}: its kernel died (memory over the {options.memory_limit_mb} MB limit, "
-                "or a crash)")
+        return (
+            f"the notebook stopped{where}: its kernel died (memory over the {options.memory_limit_mb} MB limit, "
+            "or a crash)"
+        )
     return f"the notebook stopped{where}: {run.get('why', status)}"
 
 
-def _check_answers(chapter: Chapter, ids: list[str], work: Path, digests: Path, options: GradeOptions,
-                   restore: Any) -> dict[str, tuple[str, str]]:
+def _check_answers(
+    chapter: Chapter, ids: list[str], work: Path, digests: Path, options: GradeOptions, restore: Any
+) -> dict[str, tuple[str, str]]:
     """Check the saved answers in fresh checking processes; one is replaced when it hangs, crashes or is tampered."""
     results: dict[str, tuple[str, str]] = {}
     remaining = list(ids)
     refusals = 0
     while remaining:
-        command = [options.python, "-B", "-P", "-c", _BOOTSTRAP, str(_PACKAGE), str(options.memory_limit_mb),
-                   chapter.module, str(work / "answers"), str(digests), ",".join(remaining)]
+        command = [
+            options.python,
+            "-B",
+            "-P",
+            "-c",
+            _BOOTSTRAP,
+            str(_PACKAGE),
+            str(options.memory_limit_mb),
+            chapter.module,
+            str(work / "answers"),
+            str(digests),
+            ",".join(remaining),
+        ]
         with (work / "check.log").open("ab") as log:
-            process = subprocess.Popen(command, env=_environment(options), stdout=subprocess.PIPE, stderr=log,
-                                       start_new_session=True, cwd=str(work))
+            process = subprocess.Popen(
+                command,
+                env=_environment(options),
+                stdout=subprocess.PIPE,
+                stderr=log,
+                start_new_session=True,
+                cwd=str(work),
+            )
         lines: queue.Queue = queue.Queue()
 
         def read(stream: Any = process.stdout, lines: queue.Queue = lines) -> None:
@@ -399,8 +474,10 @@ def _check_answers(chapter: Chapter, ids: list[str], work: Path, digests: Path, 
                 line = lines.get(timeout=options.check_time_limit + (60 if first else 0))  # + start-up
             except queue.Empty:
                 _kill_group(process)
-                results[remaining.pop(0)] = (FAILED, f"checking this answer did not finish in "
-                                                     f"{options.check_time_limit:g} s: does it loop forever?")
+                results[remaining.pop(0)] = (
+                    FAILED,
+                    f"checking this answer did not finish in {options.check_time_limit:g} s: does it loop forever?",
+                )
                 break
             first = False
             if line is None:  # the process ended before checking everything
@@ -411,8 +488,10 @@ def _check_answers(chapter: Chapter, ids: list[str], work: Path, digests: Path, 
                     refusals += 1
                     restore()
                     break
-                results[remaining.pop(0)] = (FAILED, f"checking this answer crashed the checking process (exit "
-                                                     f"code {code}; out of memory?)")
+                results[remaining.pop(0)] = (
+                    FAILED,
+                    f"checking this answer crashed the checking process (exit code {code}; out of memory?)",
+                )
                 break
             try:
                 reply = json.loads(line)
@@ -421,8 +500,10 @@ def _check_answers(chapter: Chapter, ids: list[str], work: Path, digests: Path, 
                 ok = False
             if not ok:
                 _kill_group(process)
-                results[remaining.pop(0)] = (FAILED, "the checking process received something other than a verdict "
-                                                     "while checking this answer")
+                results[remaining.pop(0)] = (
+                    FAILED,
+                    "the checking process received something other than a verdict while checking this answer",
+                )
                 break
             results[remaining.pop(0)] = (reply["status"], str(reply.get("message", ""))[:_MESSAGE_LIMIT])
         if process.poll() is None and not remaining:
@@ -432,8 +513,9 @@ def _check_answers(chapter: Chapter, ids: list[str], work: Path, digests: Path, 
     return results
 
 
-def _grade_one(submission: Submission, chapter: Chapter, out: Path, course: _CourseFiles, digests: Path,
-               options: GradeOptions) -> _Outcome:
+def _grade_one(
+    submission: Submission, chapter: Chapter, out: Path, course: _CourseFiles, digests: Path, options: GradeOptions
+) -> _Outcome:
     start = time.monotonic()
     exercises = chapter.exercises()
     work = out / "answers" / _safe(submission.learner) / submission.notebook
@@ -468,8 +550,13 @@ def _safe(name: str) -> str:
     return re.sub(r"[^\w.\-]+", "_", name).strip("._") or "learner"
 
 
-def grade(paths: Iterable[str | Path], out: str | Path, options: GradeOptions | None = None,
-          chapters: dict[str, Chapter] | None = None, progress: Any = print) -> tuple[list[Row], dict]:
+def grade(
+    paths: Iterable[str | Path],
+    out: str | Path,
+    options: GradeOptions | None = None,
+    chapters: dict[str, Chapter] | None = None,
+    progress: Any = print,
+) -> tuple[list[Row], dict]:
     """Grade every submission under ``paths``; write the report to ``out``. Returns the rows and a summary."""
     options = options or GradeOptions()
     chapters = chapters if chapters is not None else course_chapters()
@@ -488,22 +575,42 @@ def grade(paths: Iterable[str | Path], out: str | Path, options: GradeOptions | 
             outcome = _grade_one(submission, chapters[submission.notebook], out, course, digests, options)
         except Exception as error:  # noqa: BLE001 (one bad submission never stops the class)
             message = f"the grader failed on this notebook ({type(error).__name__}: {error}); grade it by hand"
-            outcome = _Outcome([Row(submission.learner, submission.notebook, e.id, FAILED, message)
-                                for e in chapters[submission.notebook].exercises()], {"status": "grader error"})
+            outcome = _Outcome(
+                [
+                    Row(submission.learner, submission.notebook, e.id, FAILED, message)
+                    for e in chapters[submission.notebook].exercises()
+                ],
+                {"status": "grader error"},
+            )
         counts = {s: sum(r.result == s for r in outcome.rows) for s in (PASSED, FAILED, NOT_ATTEMPTED)}
-        progress(f"{submission.learner} {submission.notebook}: {counts[PASSED]} passed, {counts[FAILED]} failed, "
-                 f"{counts[NOT_ATTEMPTED]} not attempted ({outcome.seconds:.0f} s; run {outcome.run.get('status')})")
+        progress(
+            f"{submission.learner} {submission.notebook}: {counts[PASSED]} passed, {counts[FAILED]} failed, "
+            f"{counts[NOT_ATTEMPTED]} not attempted ({outcome.seconds:.0f} s; run {outcome.run.get('status')})"
+        )
         return outcome
 
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
         outcomes = list(pool.map(one, submissions))
     rows = [row for outcome in outcomes for row in outcome.rows]
-    runs = [{"learner": s.learner, "notebook": s.notebook, "status": o.run.get("status"), "cell": o.run.get("cell"),
-             "error_cells": o.run.get("error_cells", []), "seconds": round(o.seconds, 1),
-             "changed_course_files": o.changed_files} for s, o in zip(submissions, outcomes)]
-    summary = {"submissions": len(submissions), "skipped": skipped, "seconds": round(time.monotonic() - started, 1),
-               "runs": runs}
+    runs = [
+        {
+            "learner": s.learner,
+            "notebook": s.notebook,
+            "status": o.run.get("status"),
+            "cell": o.run.get("cell"),
+            "error_cells": o.run.get("error_cells", []),
+            "seconds": round(o.seconds, 1),
+            "changed_course_files": o.changed_files,
+        }
+        for s, o in zip(submissions, outcomes)
+    ]
+    summary = {
+        "submissions": len(submissions),
+        "skipped": skipped,
+        "seconds": round(time.monotonic() - started, 1),
+        "runs": runs,
+    }
     write_report(rows, summary, out)
     return rows, summary
 
@@ -517,20 +624,39 @@ def write_report(rows: list[Row], summary: dict, out: Path) -> None:
         writer.writerows([r.learner, r.notebook, r.exercise, r.result, r.message] for r in rows)
     (out / "runs.json").write_text(json.dumps(summary, indent=1))
     exercises = list(dict.fromkeys((r.notebook, r.exercise) for r in rows))
-    counts = {key: {s: sum(1 for r in rows if (r.notebook, r.exercise) == key and r.result == s)
-                    for s in (PASSED, FAILED, NOT_ATTEMPTED)} for key in exercises}
+    counts = {
+        key: {
+            s: sum(1 for r in rows if (r.notebook, r.exercise) == key and r.result == s)
+            for s in (PASSED, FAILED, NOT_ATTEMPTED)
+        }
+        for key in exercises
+    }
     learners = sorted({r.learner for r in rows})
     notebooks = list(dict.fromkeys(r.notebook for r in rows))
-    lines = ["# Grades", "", f"{summary['submissions']} notebooks graded in {summary['seconds']:.0f} s. "
-             "Every verdict comes from the chapter's checker, run by the grader on what each notebook defined; "
-             "the full messages are in grades.csv.", "", "![passed per exercise](summary.png)", "",
-             "## Per exercise (hardest first)", "", "| notebook | exercise | passed | failed | not attempted |",
-             "|---|---|---:|---:|---:|"]
+    lines = [
+        "# Grades",
+        "",
+        f"{summary['submissions']} notebooks graded in {summary['seconds']:.0f} s. "
+        "Every verdict comes from the chapter's checker, run by the grader on what each notebook defined; "
+        "the full messages are in grades.csv.",
+        "",
+        "![passed per exercise](summary.png)",
+        "",
+        "## Per exercise (hardest first)",
+        "",
+        "| notebook | exercise | passed | failed | not attempted |",
+        "|---|---|---:|---:|---:|",
+    ]
     for key in sorted(exercises, key=lambda k: (counts[k][PASSED], k)):
         c = counts[key]
         lines.append(f"| {key[0]} | {key[1]} | {c[PASSED]} | {c[FAILED]} | {c[NOT_ATTEMPTED]} |")
-    lines += ["", "## Per learner", "", "| learner | " + " | ".join(notebooks) + " | total |",
-              "|---|" + "---:|" * (len(notebooks) + 1)]
+    lines += [
+        "",
+        "## Per learner",
+        "",
+        "| learner | " + " | ".join(notebooks) + " | total |",
+        "|---|" + "---:|" * (len(notebooks) + 1),
+    ]
     for learner in learners:
         cells, passed, total = [], 0, 0
         for notebook in notebooks:
@@ -539,8 +665,11 @@ def write_report(rows: list[Row], summary: dict, out: Path) -> None:
             passed, total = passed + got, total + len(mine)
             cells.append(f"{got}/{len(mine)}" if mine else "–")
         lines.append(f"| {learner} | " + " | ".join(cells) + f" | {passed}/{total} |")
-    troubled = [run for run in summary["runs"] if run["status"] != "completed" or run["error_cells"]
-                or run["changed_course_files"]]
+    troubled = [
+        run
+        for run in summary["runs"]
+        if run["status"] != "completed" or run["error_cells"] or run["changed_course_files"]
+    ]
     if troubled or summary["skipped"]:
         lines += ["", "## Notebooks to look at", ""]
         for run in troubled:
@@ -550,8 +679,10 @@ def write_report(rows: list[Row], summary: dict, out: Path) -> None:
             if run["error_cells"]:
                 notes.append(f"cells that raised: {', '.join(map(str, run['error_cells'][:10]))}")
             if run["changed_course_files"]:
-                notes.append(f"it changed course files (its kernel's copy; graded with the course's own): "
-                             f"{', '.join(run['changed_course_files'][:5])}")
+                notes.append(
+                    f"it changed course files (its kernel's copy; graded with the course's own): "
+                    f"{', '.join(run['changed_course_files'][:5])}"
+                )
             lines.append(f"- {run['learner']} {run['notebook']}: " + "; ".join(notes))
         lines += [f"- skipped {sentence}" for sentence in summary["skipped"]]
     (out / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -600,8 +731,13 @@ def _execute(notebook: Path, work: Path, time_limit: float) -> None:
     cwd = work / "cwd"
     cwd.mkdir(exist_ok=True)
     deadline = time.monotonic() + time_limit
-    client = NotebookClient(nb, timeout=int(time_limit), kernel_name="python3", allow_errors=True,
-                            resources={"metadata": {"path": str(cwd)}})
+    client = NotebookClient(
+        nb,
+        timeout=int(time_limit),
+        kernel_name="python3",
+        allow_errors=True,
+        resources={"metadata": {"path": str(cwd)}},
+    )
     try:
         with client.setup_kernel():
             process = getattr(getattr(client.km, "provisioner", None), "process", None)
@@ -620,7 +756,8 @@ def _execute(notebook: Path, work: Path, time_limit: float) -> None:
                     capture = nbformat.v4.new_code_cell(
                         "import course_lib.grading_answers as _course_grading_answers\n"
                         f"_course_grading_answers.capture(globals(), {plan[index]!r}, {str(work / 'answers')!r})\n"
-                        "del _course_grading_answers")
+                        "del _course_grading_answers"
+                    )
                     client.timeout = max(1, min(120, int(deadline - time.monotonic())))
                     client.execute_cell(capture, index)
                     run["captured"] += list(plan[index])
@@ -678,8 +815,11 @@ def _watched() -> dict[str, Any]:
 
     import torch
 
-    spaces: dict[str, Any] = {name: vars(module) for name, module in list(sys.modules.items())
-                              if name == "course_lib" or name.startswith("course_lib.")}
+    spaces: dict[str, Any] = {
+        name: vars(module)
+        for name, module in list(sys.modules.items())
+        if name == "course_lib" or name.startswith("course_lib.")
+    }
     for module in (torch, torch.nn.functional, torch.linalg, torch.special, torch.autograd, builtins, math):
         spaces[module.__name__] = vars(module)
     spaces["torch.Tensor"] = torch.Tensor.__dict__
@@ -695,8 +835,11 @@ def _snapshot() -> dict[tuple[str, str], Any]:
 def _changed(before: dict[tuple[str, str], Any]) -> list[str]:
     spaces = _watched()
     missing = object()
-    return [f"{space}.{key}" for (space, key), value in before.items()
-            if spaces.get(space, {}).get(key, missing) is not value]
+    return [
+        f"{space}.{key}"
+        for (space, key), value in before.items()
+        if spaces.get(space, {}).get(key, missing) is not value
+    ]
 
 
 def _check(read: dict[str, str], chapter_module: str, answers: str, digests_path: str, ids: str) -> int:
@@ -719,10 +862,12 @@ def _check(read: dict[str, str], chapter_module: str, answers: str, digests_path
 
     from . import grading_answers
 
-    loaded = [Path(m.__file__).resolve() for name, m in list(sys.modules.items())
-              if (name == "course_lib" or name.startswith("course_lib.")) and getattr(m, "__file__", None)]
-    unverified = [str(path) for path in loaded if root not in path.parents
-                  or str(path.relative_to(root)) not in read]
+    loaded = [
+        Path(m.__file__).resolve()
+        for name, m in list(sys.modules.items())
+        if (name == "course_lib" or name.startswith("course_lib.")) and getattr(m, "__file__", None)
+    ]
+    unverified = [str(path) for path in loaded if root not in path.parents or str(path.relative_to(root)) not in read]
     wrong = [name for name, digest in read.items() if expected["files"].get(name) != digest]
     if wrong or unverified:
         print(f"course files differ from the grader's record: {wrong + unverified}", file=sys.stderr)
@@ -731,13 +876,18 @@ def _check(read: dict[str, str], chapter_module: str, answers: str, digests_path
     before = _snapshot()
     for exercise_id in ids.split(","):
         entry = registry[exercise_id]
-        status, message = _check_one(entry, Path(answers) / f"{exercise_id}.pt", grading_answers, run_checker,
-                                     _NOT_ATTEMPTED)
+        status, message = _check_one(
+            entry, Path(answers) / f"{exercise_id}.pt", grading_answers, run_checker, _NOT_ATTEMPTED
+        )
         changed = _changed(before)
         if changed:
-            status, message = FAILED, (
-                f"your code changed {', '.join(changed[:3])} while it was being checked; answers are graded by the "
-                "course's own checker, so remove the code that changes it")
+            status, message = (
+                FAILED,
+                (
+                    f"your code changed {', '.join(changed[:3])} while it was being checked; answers are graded by the "
+                    "course's own checker, so remove the code that changes it"
+                ),
+            )
         verdicts.write(json.dumps({"id": exercise_id, "status": status, "message": message}) + "\n")
         verdicts.flush()
         if changed:
@@ -757,8 +907,10 @@ def _check_one(entry: Any, path: Path, grading_answers: Any, run_checker: Any, n
         return FAILED, f"the grader could not read your answer ({type(error).__name__})"
     missing = [name for name in entry.names if name not in answers]
     if missing:
-        return not_attempted, (f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not defined when the "
-                               "notebook reaches this exercise")
+        return not_attempted, (
+            f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not defined when the "
+            "notebook reaches this exercise"
+        )
     result = run_checker(entry.checker, *(answers[name] for name in entry.names))
     message = result.message
     if result.status == FAILED and uncarried:

@@ -9,6 +9,7 @@ constants by value). ``rebuild`` (run in the checking process) executes that sou
 own, against the real torch and the real checkers. Whatever a notebook does to its kernel (patching a checker or
 torch, printing ✅, faking this very data) can at most change the answer that gets graded, never the grading.
 """
+
 from __future__ import annotations
 
 import ast
@@ -53,8 +54,7 @@ class _Encoder:
         if value is Ellipsis:
             return {"t": "ellipsis"}
         if value is None or isinstance(value, (bool, int, float, str)):
-            return {"t": "py", "v": value if type(value) in (bool, int, float, str) or value is None
-                    else _plain(value)}
+            return {"t": "py", "v": value if type(value) in (bool, int, float, str) or value is None else _plain(value)}
         if isinstance(value, torch.Tensor):
             return self._tensor(value)
         if isinstance(value, torch.dtype):
@@ -67,7 +67,10 @@ class _Encoder:
             kind = type(value).__name__
             return {"t": kind, "v": [self.encode(item, depth + 1) for item in value]}
         if type(value) is dict:
-            return {"t": "dict", "v": [[self.encode(k, depth + 1), self.encode(v, depth + 1)] for k, v in value.items()]}
+            return {
+                "t": "dict",
+                "v": [[self.encode(k, depth + 1), self.encode(v, depth + 1)] for k, v in value.items()],
+            }
         if isinstance(value, types.ModuleType):
             return {"t": "module", "v": value.__name__}
         numpy_array = _numpy_array(value)
@@ -93,16 +96,23 @@ class _Encoder:
         if tensor.layout != torch.strided or tensor.is_quantized:
             return {"t": UNCARRIED, "why": f"the grader carries dense tensors only (this one is {tensor.layout})"}
         plain = tensor.detach().cpu().clone()
-        return {"t": "tensor", "v": plain, "grad": bool(tensor.requires_grad),
-                "parameter": isinstance(value, torch.nn.Parameter)}
+        return {
+            "t": "tensor",
+            "v": plain,
+            "grad": bool(tensor.requires_grad),
+            "parameter": isinstance(value, torch.nn.Parameter),
+        }
 
     # -- the learner's functions and classes ----------------------------------------------------------------------
     def _learner_code(self, obj: Any, kind: str) -> dict:
         try:
             source = textwrap.dedent(inspect.getsource(obj))
         except (OSError, TypeError):
-            return {"t": UNCARRIED, "why": f"the grader cannot find the source of {obj.__name__} (define it with "
-                                           "def or class in a cell of its own)"}
+            return {
+                "t": UNCARRIED,
+                "why": f"the grader cannot find the source of {obj.__name__} (define it with "
+                "def or class in a cell of its own)",
+            }
         entry: dict[str, Any] = {"t": kind, "name": obj.__name__, "source": source, "key": id(obj)}
         if kind == "function":
             entry["lambda"] = obj.__name__ == "<lambda>"
@@ -182,8 +192,7 @@ def _import_place(value: Any) -> tuple[str, str] | None:
 def encode_answers(user_globals: dict[str, Any], names: list[str]) -> dict:
     """The answers ``names`` as plain data, with the learner's globals their functions use."""
     encoder = _Encoder(user_globals)
-    answers = {name: (encoder.encode(user_globals[name]) if name in user_globals else {"t": MISSING})
-               for name in names}
+    answers = {name: (encoder.encode(user_globals[name]) if name in user_globals else {"t": MISSING}) for name in names}
     return {"answers": answers, "namespace": encoder.namespace}
 
 
@@ -247,8 +256,11 @@ class _Rebuilder:
             tensor = entry["v"].clone()
             if entry.get("parameter"):
                 return torch.nn.Parameter(tensor, requires_grad=entry.get("grad", True))
-            return tensor.requires_grad_(bool(entry.get("grad"))) if tensor.is_floating_point() or \
-                tensor.is_complex() else tensor
+            return (
+                tensor.requires_grad_(bool(entry.get("grad")))
+                if tensor.is_floating_point() or tensor.is_complex()
+                else tensor
+            )
         if kind == "ndarray":
             return self.build(entry["v"]).numpy()
         if kind == "dtype":
@@ -293,7 +305,9 @@ class _Rebuilder:
             closure = entry.get("closure") or {}
             if closure:  # rebuild the enclosing scope, so the function's free names are real closure cells
                 values = {var: self.build(item) for var, item in closure.items()}
-                factory = f"def __factory__({', '.join(values)}):\n{textwrap.indent(source, '    ')}\n    return {name}\n"
+                factory = (
+                    f"def __factory__({', '.join(values)}):\n{textwrap.indent(source, '    ')}\n    return {name}\n"
+                )
                 scope = self._exec(factory, filename, source_lines=source)
                 value = scope["__factory__"](**values)
             else:

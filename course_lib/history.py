@@ -1,4 +1,5 @@
 """``History``: the numbers ``fit`` records, one value an epoch, to print, plot, save and resume from."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -45,8 +46,11 @@ class History:
 
     def state_dict(self) -> dict[str, Any]:
         """Everything in the history as plain Python values (for a checkpoint)."""
-        return {"metrics": {name: list(values) for name, values in self.metrics.items()},
-                "stopped_early": self.stopped_early, "steps": self.steps}
+        return {
+            "metrics": {name: list(values) for name, values in self.metrics.items()},
+            "stopped_early": self.stopped_early,
+            "steps": self.steps,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Replace this history's contents with a saved ``state_dict()``."""

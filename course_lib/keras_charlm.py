@@ -19,6 +19,7 @@ Where the two frameworks agree and differ (tests/test_scratch_rnn.py and test_ke
   ``W_hn (r * h)``, and there is a single bias: torch has no such GRU
   (``course_lib.scratch.rnn.gru_cell(..., reset_after=False)`` computes it).
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -11,9 +11,11 @@ Two differences a learner should know about when comparing the frameworks:
   ``BatchNorm2d`` to ``momentum=0.1`` (meaning the opposite: weight of the new batch) and
   ``eps=1e-5``. The twins use the PyTorch values so both behave the same.
 """
+
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -53,7 +55,9 @@ def keras_mlp(
     """The twin of ``MLP``: Flatten, ``Dense(relu) -> Dropout`` per hidden layer, ``Dense`` logits."""
     keras = _keras()
     if int(np.prod(input_shape)) != in_features:
-        raise ValueError(f"input_shape {input_shape} holds {int(np.prod(input_shape))} values, but in_features is {in_features}.")
+        raise ValueError(
+            f"input_shape {input_shape} holds {int(np.prod(input_shape))} values, but in_features is {in_features}."
+        )
     if isinstance(hidden, int):
         hidden = (hidden,)
     layers: list[Any] = [keras.Input(shape=input_shape), keras.layers.Flatten()]
@@ -73,8 +77,10 @@ def keras_lenet5(num_classes: int = 10, compile: bool = True, learning_rate: flo
     model = keras.Sequential(
         [
             keras.Input(shape=(28, 28, 1)),
-            L.Conv2D(6, 5, padding="same", activation="relu"), L.MaxPooling2D(2),
-            L.Conv2D(16, 5, activation="relu"), L.MaxPooling2D(2),
+            L.Conv2D(6, 5, padding="same", activation="relu"),
+            L.MaxPooling2D(2),
+            L.Conv2D(16, 5, activation="relu"),
+            L.MaxPooling2D(2),
             L.Flatten(),
             L.Dense(120, activation="relu"),
             L.Dense(84, activation="relu"),
@@ -99,13 +105,26 @@ def keras_small_cnn(
         raise ValueError(f"channels gives the width of the 3 convolution blocks, e.g. (16, 32, 64); got {channels!r}.")
 
     def block(width: int) -> list[Any]:
-        return [L.Conv2D(width, 3, padding="same", use_bias=False),
-                L.BatchNormalization(momentum=0.9, epsilon=1e-5), L.ReLU()]
+        return [
+            L.Conv2D(width, 3, padding="same", use_bias=False),
+            L.BatchNormalization(momentum=0.9, epsilon=1e-5),
+            L.ReLU(),
+        ]
 
     c1, c2, c3 = channels
     model = keras.Sequential(
-        [keras.Input(shape=(28, 28, 1)), *block(c1), L.MaxPooling2D(2), *block(c2), L.MaxPooling2D(2),
-         *block(c3), L.MaxPooling2D(2), L.Flatten(), L.Dropout(dropout), L.Dense(num_classes)],
+        [
+            keras.Input(shape=(28, 28, 1)),
+            *block(c1),
+            L.MaxPooling2D(2),
+            *block(c2),
+            L.MaxPooling2D(2),
+            *block(c3),
+            L.MaxPooling2D(2),
+            L.Flatten(),
+            L.Dropout(dropout),
+            L.Dense(num_classes),
+        ],
         name="small_cnn",
     )
     return compile_classifier(model, learning_rate) if compile else model

@@ -12,10 +12,12 @@ Keras' own, and the reconstruction and KL parts are reported beside the loss as 
 (The older recipes, a ``train_step`` with ``tf.GradientTape`` or a layer calling
 ``add_loss``, still work with TensorFlow but tie the model to one backend or to Keras 2 habits.)
 """
+
 from __future__ import annotations
 
 import functools
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from .arguments import check_whole_number
 from .scratch.vae import _check_beta
@@ -83,8 +85,9 @@ def _vae_class() -> type:
             z = mu + ops.exp(0.5 * logvar) * eps  # the reparameterisation trick
             return self.decoder(z, training=training), mu, logvar
 
-        def compute_loss(self, x: Any = None, y: Any = None, y_pred: Any = None, sample_weight: Any = None,
-                         training: bool = True) -> Any:
+        def compute_loss(
+            self, x: Any = None, y: Any = None, y_pred: Any = None, sample_weight: Any = None, training: bool = True
+        ) -> Any:
             logits, mu, logvar = y_pred
             reconstruction = bernoulli_nll_loss(x, logits)  # summed over pixels
             kl = 0.5 * ops.sum(ops.square(mu) + ops.exp(logvar) - 1.0 - logvar, axis=1)  # summed over latents
@@ -96,8 +99,10 @@ def _vae_class() -> type:
             """Pixel logits ``(N, 28, 28, 1)`` for codes ``(N, latent_dim)``."""
             shape = tuple(z.shape)
             if len(shape) != 2 or shape[1] != self.latent_dim:
-                raise ValueError(f"decode expects latent vectors of size {self.latent_dim}, an array of shape "
-                                 f"(N, {self.latent_dim}), but got {shape} (a single vector z needs z[None]).")
+                raise ValueError(
+                    f"decode expects latent vectors of size {self.latent_dim}, an array of shape "
+                    f"(N, {self.latent_dim}), but got {shape} (a single vector z needs z[None])."
+                )
             return self.decoder(z)
 
     return KerasVAE
@@ -116,8 +121,15 @@ def keras_autoencoder(
     keras = _keras()
     L = keras.layers
     model = keras.Sequential(
-        [keras.Input(shape=(28, 28, 1)), L.Flatten(), L.Dense(hidden, activation="relu"), L.Dense(latent_dim),
-         L.Dense(hidden, activation="relu"), L.Dense(28 * 28), L.Reshape((28, 28, 1))],
+        [
+            keras.Input(shape=(28, 28, 1)),
+            L.Flatten(),
+            L.Dense(hidden, activation="relu"),
+            L.Dense(latent_dim),
+            L.Dense(hidden, activation="relu"),
+            L.Dense(28 * 28),
+            L.Reshape((28, 28, 1)),
+        ],
         name="autoencoder",
     )
     return _compile(model, learning_rate, loss=bernoulli_nll_loss) if compile else model
@@ -140,8 +152,12 @@ def keras_mlp_vae(
     h = L.Dense(hidden, activation="relu")(L.Flatten()(images))
     encoder = keras.Model(images, _gaussian_head(h, latent_dim), name="encoder")
     decoder = keras.Sequential(
-        [keras.Input(shape=(latent_dim,)), L.Dense(hidden, activation="relu"), L.Dense(28 * 28),
-         L.Reshape((28, 28, 1))],
+        [
+            keras.Input(shape=(latent_dim,)),
+            L.Dense(hidden, activation="relu"),
+            L.Dense(28 * 28),
+            L.Reshape((28, 28, 1)),
+        ],
         name="decoder",
     )
     model = _vae_class()(encoder, decoder, beta=beta, name="mlp_vae")
@@ -160,8 +176,9 @@ def keras_conv_vae(
     check_whole_number("latent_dim", latent_dim, 1)
     _check_beta(beta)
     if len(channels) != 2:
-        raise ValueError(f"keras_conv_vae: channels gives the width of the 2 convolutions, e.g. (32, 64); "
-                         f"got {channels!r}.")
+        raise ValueError(
+            f"keras_conv_vae: channels gives the width of the 2 convolutions, e.g. (32, 64); got {channels!r}."
+        )
     keras = _keras()
     L = keras.layers
     c1, c2 = channels
@@ -175,9 +192,12 @@ def keras_conv_vae(
     up = [keras.Input(shape=(latent_dim,))]
     if hidden is not None:
         up.append(L.Dense(hidden, activation="relu"))
-    up += [L.Dense(7 * 7 * c2, activation="relu"), L.Reshape((7, 7, c2)),
-           L.Conv2DTranspose(c1, 4, strides=2, padding="same", activation="relu"),  # 14 x 14 x c1
-           L.Conv2DTranspose(1, 4, strides=2, padding="same")]  # 28 x 28 x 1 logits
+    up += [
+        L.Dense(7 * 7 * c2, activation="relu"),
+        L.Reshape((7, 7, c2)),
+        L.Conv2DTranspose(c1, 4, strides=2, padding="same", activation="relu"),  # 14 x 14 x c1
+        L.Conv2DTranspose(1, 4, strides=2, padding="same"),
+    ]  # 28 x 28 x 1 logits
     decoder = keras.Sequential(up, name="decoder")
     model = _vae_class()(encoder, decoder, beta=beta, name="conv_vae")
     return _compile(model, learning_rate) if compile else model

@@ -8,6 +8,7 @@ which is scikit-learn's ``zero_division=0``.
 ``y_pred`` may be class indices ``(N,)`` or scores/logits ``(N, num_classes)``; scores are
 turned into the highest-scoring class.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -32,9 +33,7 @@ def _labels(y_true: torch.Tensor, y_pred: torch.Tensor, num_classes: int | None)
     y_true, y_pred = torch.as_tensor(y_true), torch.as_tensor(y_pred)
     if y_pred.ndim == 2 and y_true.ndim == 1:
         if num_classes is not None and y_pred.shape[1] != num_classes:
-            raise ValueError(
-                f"y_pred holds scores for {y_pred.shape[1]} classes, but num_classes is {num_classes}."
-            )
+            raise ValueError(f"y_pred holds scores for {y_pred.shape[1]} classes, but num_classes is {num_classes}.")
         y_pred = y_pred.argmax(dim=1)
     for name, labels in (("y_true", y_true), ("y_pred", y_pred)):
         if labels.ndim != 1:

@@ -5,16 +5,25 @@ Every model takes MNIST images ``(N, 1, 28, 28)`` (values in [0, 1]) and returns
 log-softmax itself (and does it in a numerically stable way). Their Keras twins, with the
 same layer sizes and parameter counts, live in ``course_lib.keras_models``.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
-__all__ = ["MLP", "LeNet5", "SmallCNN", "count_parameters", "init_std", "init_weights", "INIT_SCHEMES",
-           "activation_stats"]
+__all__ = [
+    "MLP",
+    "LeNet5",
+    "SmallCNN",
+    "count_parameters",
+    "init_std",
+    "init_weights",
+    "INIT_SCHEMES",
+    "activation_stats",
+]
 
 
 class MLP(nn.Module):
@@ -62,13 +71,19 @@ class LeNet5(nn.Module):
     def __init__(self, num_classes: int = 10) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.ReLU(), nn.MaxPool2d(2),  # 6 x 14 x 14
-            nn.Conv2d(6, 16, kernel_size=5), nn.ReLU(), nn.MaxPool2d(2),  # 16 x 5 x 5
+            nn.Conv2d(1, 6, kernel_size=5, padding=2),
+            nn.ReLU(),
+            nn.MaxPool2d(2),  # 6 x 14 x 14
+            nn.Conv2d(6, 16, kernel_size=5),
+            nn.ReLU(),
+            nn.MaxPool2d(2),  # 16 x 5 x 5
         )
         self.classifier = nn.Sequential(
             nn.Flatten(),
-            nn.Linear(16 * 5 * 5, 120), nn.ReLU(),
-            nn.Linear(120, 84), nn.ReLU(),
+            nn.Linear(16 * 5 * 5, 120),
+            nn.ReLU(),
+            nn.Linear(120, 84),
+            nn.ReLU(),
             nn.Linear(84, num_classes),
         )
 
@@ -95,12 +110,17 @@ class SmallCNN(nn.Module):
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout is the probability of zeroing a unit, from 0 (off) to below 1; got {dropout!r}.")
         if len(channels) != 3:
-            raise ValueError(f"channels gives the width of the 3 convolution blocks, e.g. (16, 32, 64); got {channels!r}.")
+            raise ValueError(
+                f"channels gives the width of the 3 convolution blocks, e.g. (16, 32, 64); got {channels!r}."
+            )
         c1, c2, c3 = channels
         self.features = nn.Sequential(
-            _conv_bn_relu(1, c1), nn.MaxPool2d(2),  # c1 x 14 x 14
-            _conv_bn_relu(c1, c2), nn.MaxPool2d(2),  # c2 x 7 x 7
-            _conv_bn_relu(c2, c3), nn.MaxPool2d(2),  # c3 x 3 x 3
+            _conv_bn_relu(1, c1),
+            nn.MaxPool2d(2),  # c1 x 14 x 14
+            _conv_bn_relu(c1, c2),
+            nn.MaxPool2d(2),  # c2 x 7 x 7
+            _conv_bn_relu(c2, c3),
+            nn.MaxPool2d(2),  # c3 x 3 x 3
         )
         self.classifier = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(c3 * 3 * 3, num_classes))
 
@@ -146,11 +166,14 @@ def init_std(scheme: str, fan_in: int, fan_out: int | None = None) -> float:
             std = -1.0
         if not 0 < std < math.inf:
             raise ValueError(
-                f"In {scheme!r} the part after 'normal-' must be a positive standard deviation, e.g. 'normal-0.01'.")
+                f"In {scheme!r} the part after 'normal-' must be a positive standard deviation, e.g. 'normal-0.01'."
+            )
         return std
     if scheme == "pytorch-default":
-        raise ValueError("'pytorch-default' is not a normal distribution: nn.Linear and nn.Conv2d draw their weights "
-                         "from a uniform one. Use init_weights(model, 'pytorch-default'), or a normal scheme here.")
+        raise ValueError(
+            "'pytorch-default' is not a normal distribution: nn.Linear and nn.Conv2d draw their weights "
+            "from a uniform one. Use init_weights(model, 'pytorch-default'), or a normal scheme here."
+        )
     choices = ", ".join(s for s in INIT_SCHEMES if s != "pytorch-default")
     raise ValueError(f"Unknown initialisation scheme {scheme!r}; choose one of {choices} (or 'normal-<std>').")
 
@@ -204,8 +227,15 @@ def activation_stats(model: nn.Module, x: torch.Tensor) -> list[dict[str, float 
     def record(name: str):
         def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
             out = output.detach().float()
-            stats.append({"layer": name, "mean": float(out.mean()), "std": float(out.std()),
-                          "dead_fraction": float((out == 0).float().mean())})
+            stats.append(
+                {
+                    "layer": name,
+                    "mean": float(out.mean()),
+                    "std": float(out.std()),
+                    "dead_fraction": float((out == 0).float().mean()),
+                }
+            )
+
         return hook
 
     handles = [m.register_forward_hook(record(n)) for n, m in model.named_modules() if isinstance(m, nn.ReLU)]

@@ -1,4 +1,5 @@
 """Matplotlib helpers the chapters share: training curves, live curves, image grids."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -107,12 +108,16 @@ def show_images(
     images = images.detach().cpu()
     if images.ndim == 4:
         if images.shape[1] not in (1, 3):
-            raise ValueError(f"show_images expects (N, 1, H, W) or (N, 3, H, W) images, got shape {tuple(images.shape)}.")
+            raise ValueError(
+                f"show_images expects (N, 1, H, W) or (N, 3, H, W) images, got shape {tuple(images.shape)}."
+            )
         images = images.permute(0, 2, 3, 1)
         if images.shape[-1] == 1:
             images = images[..., 0]
     elif images.ndim != 3:
-        raise ValueError(f"show_images expects a batch of images (N, H, W) or (N, C, H, W), got shape {tuple(images.shape)}.")
+        raise ValueError(
+            f"show_images expects a batch of images (N, H, W) or (N, C, H, W), got shape {tuple(images.shape)}."
+        )
     n = len(images)
     if n == 0:
         raise ValueError("show_images got no images to show.")
@@ -145,7 +150,9 @@ def plot_confusion_matrix(
     """
     counts = torch.as_tensor(matrix).detach().cpu()
     if counts.ndim != 2 or counts.shape[0] != counts.shape[1]:
-        raise ValueError(f"plot_confusion_matrix expects a square (classes, classes) matrix, got shape {tuple(counts.shape)}.")
+        raise ValueError(
+            f"plot_confusion_matrix expects a square (classes, classes) matrix, got shape {tuple(counts.shape)}."
+        )
     n = counts.shape[0]
     names = [str(c) for c in (class_names if class_names is not None else range(n))]
     if len(names) != n:
@@ -168,7 +175,14 @@ def plot_confusion_matrix(
             text = f"{v:.2f}" if normalize else f"{int(counts[i, j])}"
             if normalize and v == 0:
                 text = "0"
-            ax.text(j, i, text, ha="center", va="center", fontsize=7 if n > 8 else 9,
-                    color="white" if v > threshold else "black")
+            ax.text(
+                j,
+                i,
+                text,
+                ha="center",
+                va="center",
+                fontsize=7 if n > 8 else 9,
+                color="white" if v > threshold else "black",
+            )
     fig.tight_layout()
     return fig

@@ -1,4 +1,5 @@
 """Seed every random number generator a chapter touches, so printed results repeat."""
+
 from __future__ import annotations
 
 import os

@@ -10,6 +10,7 @@ would load 0.7 GB and, before a PyTorch optimizer step, can crash the kernel (se
 ``tensorflow_setup.py``). ``_without_tensorflow`` makes it use its own small stand-in, which
 is all that writing and reading event files need.
 """
+
 from __future__ import annotations
 
 import logging
@@ -41,8 +42,10 @@ def summary_writer(log_dir: str | os.PathLike, purge_step: int | None = None) ->
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError as error:  # the tensorboard package is missing
-        raise ImportError("Logging for TensorBoard needs the tensorboard package, which the course pins: run "
-                          "`python course.py setup` again (or pip install -r requirements.txt).") from error
+        raise ImportError(
+            "Logging for TensorBoard needs the tensorboard package, which the course pins: run "
+            "`python course.py setup` again (or pip install -r requirements.txt)."
+        ) from error
     Path(log_dir).mkdir(parents=True, exist_ok=True)
     return SummaryWriter(log_dir=str(log_dir), purge_step=purge_step)
 
@@ -59,12 +62,15 @@ def read_scalars(log_dir: str | os.PathLike) -> dict[str, Scalars]:
     """
     folder = Path(log_dir).expanduser()
     if not folder.is_dir():
-        raise FileNotFoundError(f"There is no run folder {folder}: pass the folder given to "
-                                "TensorBoardLogger(log_dir=...).")
+        raise FileNotFoundError(
+            f"There is no run folder {folder}: pass the folder given to TensorBoardLogger(log_dir=...)."
+        )
     if not _event_files(folder):
-        raise FileNotFoundError(f"{folder} holds no TensorBoard event files (events.out.tfevents.*): was it the "
-                                "log_dir of a TensorBoardLogger that ran? Runs are often one level down, see "
-                                "list_runs().")
+        raise FileNotFoundError(
+            f"{folder} holds no TensorBoard event files (events.out.tfevents.*): was it the "
+            "log_dir of a TensorBoardLogger that ran? Runs are often one level down, see "
+            "list_runs()."
+        )
     _without_tensorflow()
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -89,8 +95,12 @@ def list_runs(root: str | os.PathLike) -> list[Path]:
     return sorted({path.parent for path in root.rglob("events.out.tfevents.*")})
 
 
-def plot_runs(runs: Mapping[str, str | os.PathLike], tags: Sequence[str] = ("epoch/train_loss", "epoch/val_loss"),
-              *, x: str = "epoch") -> Any:
+def plot_runs(
+    runs: Mapping[str, str | os.PathLike],
+    tags: Sequence[str] = ("epoch/train_loss", "epoch/val_loss"),
+    *,
+    x: str = "epoch",
+) -> Any:
     """Draw the curves ``tags`` of several runs side by side, one panel a tag; return the figure.
 
     ``runs`` maps a label to a run folder. ``x="epoch"`` numbers the points of ``epoch/`` tags

@@ -4,6 +4,7 @@ TensorFlow costs about 0.7 GB of memory and prints pages of C++ log lines on imp
 chapters call ``load_tensorflow()`` in their TensorFlow section instead of importing it
 at the top, so a learner on Binder (2 GB) can run every chapter.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -12,8 +13,8 @@ import os
 import sys
 import tempfile
 import warnings
+from collections.abc import Iterator
 from types import ModuleType
-from typing import Iterator
 
 __all__ = ["load_tensorflow"]
 
@@ -68,7 +69,9 @@ def load_tensorflow(threads: int | None = None) -> ModuleType:
 
     Raises ``ImportError`` with the fix when TensorFlow is not installed.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # hide C++ log lines (a CPU-only machine gets a scary cuInit error line); real errors still raise in Python
+    os.environ.setdefault(
+        "TF_CPP_MIN_LOG_LEVEL", "3"
+    )  # hide C++ log lines (a CPU-only machine gets a scary cuInit error line); real errors still raise in Python
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # silence the oneDNN notice; results stay exact
     _load_triton_first()
     try:

@@ -12,6 +12,7 @@
 Ids are int64 tensors (what ``nn.Embedding`` and ``cross_entropy`` take); the whole text stays in
 one tensor and every batch is a slice of it.
 """
+
 from __future__ import annotations
 
 import math
@@ -59,7 +60,9 @@ class CharVocabulary:
 
     def __init__(self, text: str) -> None:
         if not isinstance(text, str):
-            raise TypeError(f"CharVocabulary is built from a str (the text, or its characters), got {type(text).__name__}.")
+            raise TypeError(
+                f"CharVocabulary is built from a str (the text, or its characters), got {type(text).__name__}."
+            )
         if not text:
             raise ValueError("CharVocabulary needs a non-empty text to collect its characters from.")
         self._codes = np.unique(_code_points(text))  # sorted, like nanoGPT's sorted(set(text))
@@ -104,12 +107,16 @@ class CharVocabulary:
         """The text that ``ids`` stand for (a 1-D tensor, array or list of ints)."""
         array = ids.detach().cpu().numpy() if isinstance(ids, torch.Tensor) else np.asarray(ids)
         if array.ndim != 1:
-            raise ValueError(f"decode takes one sequence of ids (1-D), got shape {tuple(array.shape)}; decode each row.")
+            raise ValueError(
+                f"decode takes one sequence of ids (1-D), got shape {tuple(array.shape)}; decode each row."
+            )
         if array.size and not np.issubdtype(array.dtype, np.integer):
             raise TypeError(f"decode takes whole-number ids, got {array.dtype}.")
         if array.size and (array.min() < 0 or array.max() >= self.size):
             bad = int(array[(array < 0) | (array >= self.size)][0])
-            raise ValueError(f"Id {bad} is outside this vocabulary of {self.size} characters (ids 0 to {self.size - 1}).")
+            raise ValueError(
+                f"Id {bad} is outside this vocabulary of {self.size} characters (ids 0 to {self.size - 1})."
+            )
         return self._codes[array.astype(np.int64)].tobytes().decode("utf-32-le")
 
 
@@ -123,7 +130,9 @@ def split_text(text: str | torch.Tensor, train_fraction: float = NANOGPT_TRAIN_F
     check_number("train_fraction", train_fraction, above=0, below=1, why="nanoGPT trains on the first 0.9.")
     cut = int(len(text) * train_fraction)
     if cut == 0 or cut == len(text):
-        raise ValueError(f"A text of {len(text)} characters is too short to split with train_fraction={train_fraction}.")
+        raise ValueError(
+            f"A text of {len(text)} characters is too short to split with train_fraction={train_fraction}."
+        )
     return text[:cut], text[cut:]
 
 

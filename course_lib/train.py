@@ -22,6 +22,7 @@ Three hooks serve the later chapters without a second loop:
   ``callbacks=[Checkpoint(path)]`` saves a checkpoint every epoch and ``fit(..., resume_from=path)``
   continues from one exactly: the same batches, random draws and numbers as a run never stopped.
 """
+
 from __future__ import annotations
 
 import math
@@ -37,8 +38,17 @@ from .callbacks import BestWeights, Callback, Checkpoint, EarlyStopping, Trainin
 from .device import MixedPrecision, get_device, mixed_precision_for, model_device, to_device
 from .history import History
 
-__all__ = ["BestWeights", "Callback", "Checkpoint", "EarlyStopping", "History", "TrainingRun", "evaluate", "fit",
-           "predict"]
+__all__ = [
+    "BestWeights",
+    "Callback",
+    "Checkpoint",
+    "EarlyStopping",
+    "History",
+    "TrainingRun",
+    "evaluate",
+    "fit",
+    "predict",
+]
 
 Batch = Sequence[torch.Tensor]
 LossFn = Callable[[Any, torch.Tensor], Any]
@@ -96,8 +106,18 @@ def fit(
     best weights), and the finished epochs are attached to the error as ``error.history``.
     """
     history, callbacks, scheduler_step = _check_fit_arguments(
-        model, train_data, loss_fn, optimizer, epochs, val_data, scheduler, scheduler_step, callbacks, grad_clip,
-        history)
+        model,
+        train_data,
+        loss_fn,
+        optimizer,
+        epochs,
+        val_data,
+        scheduler,
+        scheduler_step,
+        callbacks,
+        grad_clip,
+        history,
+    )
     if resume_from is not None and len(history.metrics):
         raise ValueError("Pass either resume_from= (the checkpoint holds the history) or history=, not both.")
     if live_plot:
@@ -111,8 +131,16 @@ def fit(
     model.to(device)
     if use_channels_last:
         model.to(memory_format=torch.channels_last)
-    run = TrainingRun(model=model, optimizer=optimizer, history=history, device=device, scheduler=scheduler,
-                      scaler=precision.grad_scaler(), epochs=epochs, train_data=train_data)
+    run = TrainingRun(
+        model=model,
+        optimizer=optimizer,
+        history=history,
+        device=device,
+        scheduler=scheduler,
+        scaler=precision.grad_scaler(),
+        epochs=epochs,
+        train_data=train_data,
+    )
     if resume_from is not None:
         _resume(resume_from, run, epochs)
     first_epoch = history.epochs + 1
@@ -130,8 +158,9 @@ def fit(
                 callback.on_epoch_begin(epoch, model)
             record = _prefixed("train", _train_epoch(loop, train_data))
             if val_data is not None:
-                record |= _prefixed("val", _evaluate_pass(model, val_data, loss_fn, device, precision,
-                                                          use_channels_last))
+                record |= _prefixed(
+                    "val", _evaluate_pass(model, val_data, loss_fn, device, precision, use_channels_last)
+                )
             record["lr"] = run.lr
             record["seconds"] = time.perf_counter() - start
             history.add(**record)
@@ -157,8 +186,9 @@ def fit(
 def _resume(path: str | os.PathLike, run: TrainingRun, epochs: int) -> None:
     """Restore a Checkpoint file into ``run`` (see ``restore_training``); refuse a total already reached."""
     if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"resume_from must be the path of a checkpoint file, e.g. 'runs/last.ckpt', got "
-                        f"{type(path).__name__}.")
+        raise TypeError(
+            f"resume_from must be the path of a checkpoint file, e.g. 'runs/last.ckpt', got {type(path).__name__}."
+        )
     restore_training(path, run, epochs)
 
 
@@ -184,9 +214,17 @@ def _train_epoch(loop: _Loop, data: Iterable[Batch]) -> dict[str, float]:
 class _Loop:
     """Everything ``fit`` does around the five lines of a training step."""
 
-    def __init__(self, run: TrainingRun, loss_fn: LossFn, precision: MixedPrecision, channels_last: bool,
-                 grad_clip: float | None, schedule_per_batch: bool, callbacks: list[Callback],
-                 bars: _ProgressBars) -> None:
+    def __init__(
+        self,
+        run: TrainingRun,
+        loss_fn: LossFn,
+        precision: MixedPrecision,
+        channels_last: bool,
+        grad_clip: float | None,
+        schedule_per_batch: bool,
+        callbacks: list[Callback],
+        bars: _ProgressBars,
+    ) -> None:
         self.run, self.loss_fn, self.precision = run, loss_fn, precision
         self.channels_last, self.grad_clip, self.schedule_per_batch = channels_last, grad_clip, schedule_per_batch
         self.callbacks, self.bars = callbacks, bars
@@ -207,9 +245,11 @@ class _Loop:
     def loss(self, output: Any, y: torch.Tensor, totals: _Totals) -> torch.Tensor:
         loss, parts = _split_loss(_call_loss(self.loss_fn, output, y))
         if not loss.requires_grad:
-            raise RuntimeError("The loss does not depend on any weight being trained, so there is nothing to "
-                               "learn: check that loss_fn uses the model's output (not .item(), .detach() or "
-                               "argmax of it) and that the model's parameters have requires_grad=True.")
+            raise RuntimeError(
+                "The loss does not depend on any weight being trained, so there is nothing to "
+                "learn: check that loss_fn uses the model's output (not .item(), .detach() or "
+                "argmax of it) and that the model's parameters have requires_grad=True."
+            )
         totals.add(loss, parts, output, y)
         if self.batch - self.checked >= self.check_every:
             self.check_finite(float(totals.loss))  # one wait for the device
@@ -294,8 +334,14 @@ class _Totals:
 
 
 @torch.no_grad()
-def _evaluate_pass(model: nn.Module, data: Iterable[Batch], loss_fn: LossFn | None, device: torch.device,
-                   precision: MixedPrecision, channels_last: bool) -> dict[str, float]:
+def _evaluate_pass(
+    model: nn.Module,
+    data: Iterable[Batch],
+    loss_fn: LossFn | None,
+    device: torch.device,
+    precision: MixedPrecision,
+    channels_last: bool,
+) -> dict[str, float]:
     model.eval()
     _reset_state(model)
     totals = _Totals(device)
@@ -392,8 +438,13 @@ def _call_loss(loss_fn: LossFn, output: Any, y: torch.Tensor) -> Any:
                 f"output, _ = self.lstm(x)), or write a loss_fn that takes the {type(output).__name__}. "
                 f"(PyTorch said: {said})"
             ) from None
-        if (isinstance(output, torch.Tensor) and isinstance(y, torch.Tensor) and torch.is_floating_point(y)
-                and output.ndim >= 2 and y.ndim == output.ndim - 1):
+        if (
+            isinstance(output, torch.Tensor)
+            and isinstance(y, torch.Tensor)
+            and torch.is_floating_point(y)
+            and output.ndim >= 2
+            and y.ndim == output.ndim - 1
+        ):
             raise ValueError(
                 f"The targets are floating-point numbers ({y.dtype}), but a classification loss such as "
                 "cross-entropy wants class numbers as integers: convert them with y.long() (or build the "
@@ -408,23 +459,31 @@ def _split_loss(result: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """(the loss to backpropagate, the named parts to record) from what ``loss_fn`` returned."""
     if isinstance(result, dict):
         if "loss" not in result:
-            raise ValueError(f"loss_fn returned a dict with {', '.join(map(repr, result))} but no 'loss' entry: "
-                             "put the total to minimise under 'loss', e.g. {'loss': rec + kl, 'rec': rec, 'kl': kl}.")
+            raise ValueError(
+                f"loss_fn returned a dict with {', '.join(map(repr, result))} but no 'loss' entry: "
+                "put the total to minimise under 'loss', e.g. {'loss': rec + kl, 'rec': rec, 'kl': kl}."
+            )
         loss, parts = result["loss"], {}
         for name, value in result.items():
             if name == "loss":
                 continue
             if not isinstance(name, str) or name == "accuracy":
-                raise ValueError(f"loss_fn returned a part named {name!r}: name each part with a string other "
-                                 "than 'loss' and 'accuracy' (fit records it as train_<name> and val_<name>).")
+                raise ValueError(
+                    f"loss_fn returned a part named {name!r}: name each part with a string other "
+                    "than 'loss' and 'accuracy' (fit records it as train_<name> and val_<name>)."
+                )
             parts[name] = _one_number(value, f"the part {name!r} returned by loss_fn")
         return _one_number(loss, "the loss"), parts
     if isinstance(result, (int, float)):
-        raise TypeError(f"loss_fn returned a {type(result).__name__}, a plain number without a gradient: return the "
-                        "loss tensor itself (no .item() or float() on it).")
+        raise TypeError(
+            f"loss_fn returned a {type(result).__name__}, a plain number without a gradient: return the "
+            "loss tensor itself (no .item() or float() on it)."
+        )
     if not isinstance(result, torch.Tensor):
-        raise TypeError(f"loss_fn must return the loss as a tensor, or a dict with the total under 'loss'; "
-                        f"it returned a {type(result).__name__}.")
+        raise TypeError(
+            f"loss_fn must return the loss as a tensor, or a dict with the total under 'loss'; "
+            f"it returned a {type(result).__name__}."
+        )
     return _one_number(result, "the loss"), {}
 
 
@@ -442,8 +501,13 @@ def _one_number(value: Any, what: str) -> torch.Tensor:
 
 
 def _is_classification(output: Any, target: torch.Tensor) -> bool:
-    return (isinstance(output, torch.Tensor) and isinstance(target, torch.Tensor) and output.ndim == 2
-            and target.ndim == 1 and not torch.is_floating_point(target))
+    return (
+        isinstance(output, torch.Tensor)
+        and isinstance(target, torch.Tensor)
+        and output.ndim == 2
+        and target.ndim == 1
+        and not torch.is_floating_point(target)
+    )
 
 
 def _has_conv(model: nn.Module) -> bool:
@@ -483,8 +547,10 @@ def _attach_history(error: BaseException, history: History, epoch: int) -> None:
     except AttributeError:  # an exception type that takes no attributes
         return
     if history.epochs and hasattr(error, "add_note"):  # Python 3.11+
-        error.add_note(f"fit() stopped in epoch {epoch}; the {history.epochs} finished epoch(s) are kept in "
-                       "error.history (sys.last_value.history after the cell), and the model keeps its weights.")
+        error.add_note(
+            f"fit() stopped in epoch {epoch}; the {history.epochs} finished epoch(s) are kept in "
+            "error.history (sys.last_value.history after the cell), and the model keeps its weights."
+        )
 
 
 def _evaluation_device(model: nn.Module, device: torch.device | str | None) -> torch.device:
@@ -513,8 +579,9 @@ def _count(output: Any) -> int:
 def _concatenate(outputs: list[Any]) -> torch.Tensor | tuple[torch.Tensor, ...]:
     def on_cpu(tensor: Any) -> torch.Tensor:
         if not isinstance(tensor, torch.Tensor):
-            raise TypeError(f"predict() gathers tensors, or tuples of tensors, but the model returned a "
-                            f"{type(tensor).__name__}.")
+            raise TypeError(
+                f"predict() gathers tensors, or tuples of tensors, but the model returned a {type(tensor).__name__}."
+            )
         return (tensor.float() if tensor.is_floating_point() else tensor).cpu()
 
     if isinstance(outputs[0], (tuple, list)):
@@ -568,9 +635,19 @@ class _ProgressBars:
 
 
 # ----------------------------------------------------------------------------- argument checks
-def _check_fit_arguments(model: Any, train_data: Any, loss_fn: Any, optimizer: Any, epochs: Any, val_data: Any,
-                         scheduler: Any, scheduler_step: Any, callbacks: Any, grad_clip: Any,
-                         history: Any) -> tuple[History, list[Callback], str | None]:
+def _check_fit_arguments(
+    model: Any,
+    train_data: Any,
+    loss_fn: Any,
+    optimizer: Any,
+    epochs: Any,
+    val_data: Any,
+    scheduler: Any,
+    scheduler_step: Any,
+    callbacks: Any,
+    grad_clip: Any,
+    history: Any,
+) -> tuple[History, list[Callback], str | None]:
     """Refuse, in one sentence each, what would fail deep inside torch or train silently wrong."""
     history = _check_history(history, epochs)
     callbacks = _check_callbacks(callbacks)
@@ -605,15 +682,20 @@ def _check_callbacks(callbacks: Any) -> list[Callback]:
     try:
         callbacks = list(callbacks)
     except TypeError:
-        raise TypeError(f"callbacks must be a list of callbacks, e.g. callbacks=[EarlyStopping()], got "
-                        f"{type(callbacks).__name__}.") from None
+        raise TypeError(
+            f"callbacks must be a list of callbacks, e.g. callbacks=[EarlyStopping()], got {type(callbacks).__name__}."
+        ) from None
     for i, callback in enumerate(callbacks):
         if isinstance(callback, type) and issubclass(callback, Callback):
-            raise TypeError(f"callbacks[{i}] is the class {callback.__name__}; create the callback first: "
-                            f"{callback.__name__}() (with parentheses).")
+            raise TypeError(
+                f"callbacks[{i}] is the class {callback.__name__}; create the callback first: "
+                f"{callback.__name__}() (with parentheses)."
+            )
         if not isinstance(callback, Callback):
-            raise TypeError(f"callbacks[{i}] is a {type(callback).__name__}, not a Callback: write callbacks as "
-                            "subclasses of course_lib.train.Callback.")
+            raise TypeError(
+                f"callbacks[{i}] is a {type(callback).__name__}, not a Callback: write callbacks as "
+                "subclasses of course_lib.train.Callback."
+            )
     return callbacks
 
 
@@ -626,11 +708,14 @@ def _check_model(model: Any) -> None:
 
 def _check_loss_fn(loss_fn: Any) -> None:
     if isinstance(loss_fn, type):
-        raise TypeError(f"loss_fn is the class {loss_fn.__name__}; create the loss first: {loss_fn.__name__}() "
-                        "(with parentheses), or pass a function such as torch.nn.functional.cross_entropy.")
+        raise TypeError(
+            f"loss_fn is the class {loss_fn.__name__}; create the loss first: {loss_fn.__name__}() "
+            "(with parentheses), or pass a function such as torch.nn.functional.cross_entropy."
+        )
     if not callable(loss_fn):
-        raise TypeError(f"loss_fn must be a function or a loss module, such as F.cross_entropy, got "
-                        f"{type(loss_fn).__name__}.")
+        raise TypeError(
+            f"loss_fn must be a function or a loss module, such as F.cross_entropy, got {type(loss_fn).__name__}."
+        )
     reduction = getattr(loss_fn, "reduction", "mean")
     if reduction in ("none", "sum"):
         raise ValueError(
@@ -642,11 +727,15 @@ def _check_loss_fn(loss_fn: Any) -> None:
 
 def _check_optimizer(optimizer: Any, model: nn.Module) -> None:
     if isinstance(optimizer, type):
-        raise TypeError(f"optimizer is the class {optimizer.__name__}; create it with this model's parameters: "
-                        f"{optimizer.__name__}(model.parameters(), lr=...).")
+        raise TypeError(
+            f"optimizer is the class {optimizer.__name__}; create it with this model's parameters: "
+            f"{optimizer.__name__}(model.parameters(), lr=...)."
+        )
     if not hasattr(optimizer, "param_groups") or not hasattr(optimizer, "step"):
-        raise TypeError(f"optimizer must be a torch.optim optimizer, such as torch.optim.Adam(model.parameters()), "
-                        f"got {type(optimizer).__name__}.")
+        raise TypeError(
+            f"optimizer must be a torch.optim optimizer, such as torch.optim.Adam(model.parameters()), "
+            f"got {type(optimizer).__name__}."
+        )
     held = {id(p) for group in optimizer.param_groups for p in group["params"]}
     if held and not held & {id(p) for p in model.parameters()}:
         raise ValueError(
@@ -663,8 +752,9 @@ def _check_training_data(data: Any, name: str) -> None:
             "would find it empty. Pass something that can be read again: a list of batches, a TensorBatchLoader, "
             "a DataLoader, or an object whose __iter__ makes a new generator each time."
         )
-    if isinstance(data, torch.Tensor) or (isinstance(data, (list, tuple)) and data
-                                           and isinstance(data[0], torch.Tensor)):
+    if isinstance(data, torch.Tensor) or (
+        isinstance(data, (list, tuple)) and data and isinstance(data[0], torch.Tensor)
+    ):
         raise TypeError(
             f"{name} must give batches, each a pair (inputs, targets); it is a {type(data).__name__} of tensors. "
             "To cut tensors x and y into batches, pass TensorBatchLoader(x, y, batch_size=64)."
@@ -687,11 +777,15 @@ def _check_scheduler(scheduler: Any, scheduler_step: str | None, optimizer: Any)
     if scheduler is None:
         return None
     if isinstance(scheduler, type):
-        raise TypeError(f"scheduler is the class {scheduler.__name__}; create it around the optimizer first: "
-                        f"{scheduler.__name__}(optimizer, ...).")
+        raise TypeError(
+            f"scheduler is the class {scheduler.__name__}; create it around the optimizer first: "
+            f"{scheduler.__name__}(optimizer, ...)."
+        )
     if getattr(scheduler, "optimizer", optimizer) is not optimizer:
-        raise ValueError("The scheduler was built around another optimizer than the one given to fit(), so it would "
-                         "change a learning rate nobody uses: build it from this optimizer.")
+        raise ValueError(
+            "The scheduler was built around another optimizer than the one given to fit(), so it would "
+            "change a learning rate nobody uses: build it from this optimizer."
+        )
     if scheduler_step is None:
         scheduler_step = "batch" if isinstance(scheduler, _PER_BATCH_SCHEDULERS) else "epoch"
     return scheduler_step

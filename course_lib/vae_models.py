@@ -11,9 +11,10 @@ of the ELBO is what PyTorch's examples/vae reports as its test loss.
 Their Keras twins, with the same layer sizes and parameter counts, are in
 ``course_lib.keras_vae_models``.
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -31,16 +32,19 @@ PIXELS = 28 * 28
 def _check_images(x: torch.Tensor, model: str) -> None:
     if not isinstance(x, torch.Tensor) or x.dim() != 4 or tuple(x.shape[1:]) != IMAGE_SHAPE:
         got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ValueError(f"{model} expects a batch of MNIST images of shape (N, 1, 28, 28), got {got}; "
-                         "reshape flat rows with x.view(-1, 1, 28, 28).")
+        raise ValueError(
+            f"{model} expects a batch of MNIST images of shape (N, 1, 28, 28), got {got}; "
+            "reshape flat rows with x.view(-1, 1, 28, 28)."
+        )
 
 
 def _check_latent(z: torch.Tensor, latent_dim: int, model: str) -> None:
     if not isinstance(z, torch.Tensor) or z.dim() != 2 or z.shape[1] != latent_dim:
         got = tuple(z.shape) if isinstance(z, torch.Tensor) else f"a {type(z).__name__}"
-        raise ValueError(f"{model}.decode expects latent vectors of size {latent_dim}, a tensor of shape "
-                         f"(N, {latent_dim}), but got {got} (a single vector z needs z.unsqueeze(0)).")
-
+        raise ValueError(
+            f"{model}.decode expects latent vectors of size {latent_dim}, a tensor of shape "
+            f"(N, {latent_dim}), but got {got} (a single vector z needs z.unsqueeze(0))."
+        )
 
 
 class Autoencoder(nn.Module):
@@ -138,8 +142,9 @@ class ConvVAE(VAE):
     def __init__(self, latent_dim: int = 20, channels: Sequence[int] = (32, 64), hidden: int | None = None) -> None:
         super().__init__()
         if len(channels) != 2:
-            raise ValueError(f"ConvVAE: channels gives the width of the 2 convolutions, e.g. (32, 64); "
-                             f"got {channels!r}.")
+            raise ValueError(
+                f"ConvVAE: channels gives the width of the 2 convolutions, e.g. (32, 64); got {channels!r}."
+            )
         c1, c2 = channels
         check_whole_number("latent_dim", latent_dim, 1)
         check_whole_number("channels[0]", c1, 1, unit="channels")
@@ -149,8 +154,10 @@ class ConvVAE(VAE):
         features = c2 * 7 * 7
         self.latent_dim = latent_dim
         encoder: list[nn.Module] = [
-            nn.Conv2d(1, c1, 4, stride=2, padding=1), nn.ReLU(),  # c1 x 14 x 14
-            nn.Conv2d(c1, c2, 4, stride=2, padding=1), nn.ReLU(),  # c2 x 7 x 7
+            nn.Conv2d(1, c1, 4, stride=2, padding=1),
+            nn.ReLU(),  # c1 x 14 x 14
+            nn.Conv2d(c1, c2, 4, stride=2, padding=1),
+            nn.ReLU(),  # c2 x 7 x 7
             nn.Flatten(),
         ]
         decoder: list[nn.Module] = []
@@ -163,9 +170,11 @@ class ConvVAE(VAE):
         self.to_logvar = nn.Linear(head_width, latent_dim)
         self.decoder = nn.Sequential(
             *decoder,
-            nn.Linear(hidden if hidden is not None else latent_dim, features), nn.ReLU(),
+            nn.Linear(hidden if hidden is not None else latent_dim, features),
+            nn.ReLU(),
             nn.Unflatten(1, (c2, 7, 7)),
-            nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1), nn.ReLU(),  # c1 x 14 x 14
+            nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1),
+            nn.ReLU(),  # c1 x 14 x 14
             nn.ConvTranspose2d(c1, 1, 4, stride=2, padding=1),  # 1 x 28 x 28 logits
         )
 

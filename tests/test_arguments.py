@@ -1,4 +1,5 @@
 """course_lib.arguments: the shared argument checks, and that the scratch modules use them."""
+
 import ast
 import inspect
 import re
@@ -11,22 +12,37 @@ from course_lib import arguments as A
 from course_lib.config import PROJECT_ROOT
 
 
-@pytest.mark.parametrize("value, ok", [(1, True), (2.5, True), (np.float32(0.5), True), (np.int64(3), True),
-                                       (True, False), (float("nan"), False), (float("inf"), False), ("1", False),
-                                       (None, False), (torch.tensor(1.0), False)])
+@pytest.mark.parametrize(
+    "value, ok",
+    [
+        (1, True),
+        (2.5, True),
+        (np.float32(0.5), True),
+        (np.int64(3), True),
+        (True, False),
+        (float("nan"), False),
+        (float("inf"), False),
+        ("1", False),
+        (None, False),
+        (torch.tensor(1.0), False),
+    ],
+)
 def test_is_number(value, ok):
     assert A.is_number(value) is ok
 
 
-@pytest.mark.parametrize("kwargs, good, bad, rule", [
-    (dict(at_least=0, below=1), [0, 0.5, 0.999], [1, -0.1, 1.5], "in [0, 1)"),
-    (dict(above=0, at_most=1), [1e-9, 1], [0, 1.01], "in (0, 1]"),
-    (dict(at_least=0), [0, 1e9], [-1e-12], "0 or more"),
-    (dict(above=0), [1e-12], [0, -3], "above 0"),
-    (dict(below=2), [1.9, -5], [2], "below 2"),
-    (dict(at_most=2), [2, -5], [2.1], "2 or less"),
-    ({}, [-7, 3.5], [float("nan"), float("inf"), True, "0.1", None], ""),
-])
+@pytest.mark.parametrize(
+    "kwargs, good, bad, rule",
+    [
+        (dict(at_least=0, below=1), [0, 0.5, 0.999], [1, -0.1, 1.5], "in [0, 1)"),
+        (dict(above=0, at_most=1), [1e-9, 1], [0, 1.01], "in (0, 1]"),
+        (dict(at_least=0), [0, 1e9], [-1e-12], "0 or more"),
+        (dict(above=0), [1e-12], [0, -3], "above 0"),
+        (dict(below=2), [1.9, -5], [2], "below 2"),
+        (dict(at_most=2), [2, -5], [2.1], "2 or less"),
+        ({}, [-7, 3.5], [float("nan"), float("inf"), True, "0.1", None], ""),
+    ],
+)
 def test_check_number_bounds_and_message(kwargs, good, bad, rule):
     for value in good:
         A.check_number("x", value, **kwargs)
@@ -73,7 +89,9 @@ def test_check_float_tensor_and_dim():
     A.check_float_tensor(torch.zeros(2, dtype=torch.float16), "x", "f")
     with pytest.raises(TypeError, match=r"^f: x should be a torch\.Tensor, got a list\. Wrap it"):
         A.check_float_tensor([1.0], "x", "f")
-    with pytest.raises(TypeError, match=r"^f: w should be a floating-point tensor .* got torch\.int64\. Convert it with w\.float\(\)"):
+    with pytest.raises(
+        TypeError, match=r"^f: w should be a floating-point tensor .* got torch\.int64\. Convert it with w\.float\(\)"
+    ):
         A.check_float_tensor(torch.zeros(2, dtype=torch.int64), "w", "f")
     for dim in (-2, -1, 0, 1):
         A.check_dim(torch.zeros(2, 3), dim, "f")

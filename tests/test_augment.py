@@ -28,7 +28,9 @@ def test_shift_moves_pixels_exactly():
     out = RandomShift(3, fill=-1.0, generator=torch.Generator().manual_seed(0))(x)
     for i in range(64):  # every output is the input moved by some (dy, dx), border filled with -1
         padded = F.pad(x[i], (3, 3, 3, 3), value=-1.0)
-        matches = [(dy, dx) for dy in range(7) for dx in range(7) if torch.equal(padded[:, dy:dy + 28, dx:dx + 28], out[i])]
+        matches = [
+            (dy, dx) for dy in range(7) for dx in range(7) if torch.equal(padded[:, dy : dy + 28, dx : dx + 28], out[i])
+        ]
         assert matches, f"image {i} is not a shifted copy"
     assert torch.equal(RandomShift(0)(x), x)
 
@@ -43,7 +45,9 @@ def test_affine_with_no_change_is_the_identity_and_fill_is_used():
 
 
 def test_affine_matrix_is_a_pure_rotation_when_asked():
-    theta = RandomAffine(degrees=30, translate=0, scale=(1, 1), generator=torch.Generator().manual_seed(1)).matrices(100)
+    theta = RandomAffine(degrees=30, translate=0, scale=(1, 1), generator=torch.Generator().manual_seed(1)).matrices(
+        100
+    )
     rotation = theta[:, :, :2]
     torch.testing.assert_close(rotation @ rotation.transpose(1, 2), torch.eye(2, dtype=torch.float64).expand(100, 2, 2))
     angles = torch.rad2deg(torch.atan2(rotation[:, 1, 0], rotation[:, 0, 0]))

@@ -1,4 +1,5 @@
 """bench/export.py runs end to end (quickly, without TensorFlow and torch.compile) and writes its JSON."""
+
 import importlib.util
 import json
 from pathlib import Path

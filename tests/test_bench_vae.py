@@ -1,4 +1,5 @@
 """bench/vae.py runs end to end on a tiny subset, and judges issue 11's targets correctly."""
+
 import importlib.util
 import json
 from pathlib import Path
@@ -32,8 +33,12 @@ def _row(name, nelbo, s_to_ref=None):
 
 
 def test_targets():
-    rows = [_row("pytorch-examples", 106.2, 300.0), _row("mlp-torch", 101.5, 40.0), _row("conv-torch", 94.7, 100.0),
-            _row("mlp-keras", 104.0)]
+    rows = [
+        _row("pytorch-examples", 106.2, 300.0),
+        _row("mlp-torch", 101.5, 40.0),
+        _row("conv-torch", 94.7, 100.0),
+        _row("mlp-keras", 104.0),
+    ]
     lines = bench.check_targets(rows, 106.2)
     assert "PASS: best test negative ELBO 94.70 (conv-torch) < 100 (aim 95)" in lines
     assert "reference: the example's 10-epoch test loss, 106.20 (published logs: about 105-107)" in lines

@@ -16,6 +16,7 @@ serve every explorer; each is one test, so a failure names the explorer. The ten
 
 Needs Debian's ``chromium`` and ``chromium-driver`` (.ci/run installs them); skipped where they are missing.
 """
+
 from __future__ import annotations
 
 import ast
@@ -30,15 +31,16 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from test_explorers_under_nbclient import MODEL_FOR, NOTEBOOKS, SETUP, explorer_cells, import_cell
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
 # Skipped on a learner's machine without them; CI sets COURSE_REQUIRE_BROWSER=1, so there it fails instead.
 REQUIRED = os.environ.get("COURSE_REQUIRE_BROWSER") == "1"
-pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER) and not REQUIRED,
-                                reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
+pytestmark = pytest.mark.skipif(
+    not (CHROMIUM and CHROMEDRIVER) and not REQUIRED,
+    reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)",
+)
 
 TOKEN = "course-browser-test"
 NOTEBOOK = "explorers.ipynb"
@@ -129,9 +131,12 @@ def _earlier_imports(path: Path, source: str) -> list[str]:
             tree = ast.parse(cell.source)
         except SyntaxError:  # a cell with IPython magics: no imports taken from it
             continue
-        lines += [ast.get_source_segment(cell.source, node) for node in tree.body
-                  if isinstance(node, (ast.Import, ast.ImportFrom))
-                  and any((alias.asname or alias.name).split(".")[0] in used for alias in node.names)]
+        lines += [
+            ast.get_source_segment(cell.source, node)
+            for node in tree.body
+            if isinstance(node, (ast.Import, ast.ImportFrom))
+            and any((alias.asname or alias.name).split(".")[0] in used for alias in node.names)
+        ]
     return lines
 
 
@@ -147,12 +152,22 @@ def explorers() -> list[tuple[str, str, str]]:
         path = NOTEBOOKS / f"{stem}.ipynb"
         first = import_cell(stem)
         imports = [line for line in dict.fromkeys(_earlier_imports(path, source)) if line not in first]
-        parts = [f"# {stem}: its first cell, earlier imports and stand-in data, then its explorer cell", first,
-                 "\n".join(imports), MODEL_FOR.get(stem[:2], ""), source]
+        parts = [
+            f"# {stem}: its first cell, earlier imports and stand-in data, then its explorer cell",
+            first,
+            "\n".join(imports),
+            MODEL_FOR.get(stem[:2], ""),
+            source,
+        ]
         name = f"{stem}-{_explorer_function(source)}"
         seen[name] = seen.get(name, 0) + 1
-        found.append((name if seen[name] == 1 else f"{name}-{seen[name]}", stem,
-                      "\n\n".join(part for part in parts if part.strip())))
+        found.append(
+            (
+                name if seen[name] == 1 else f"{name}-{seen[name]}",
+                stem,
+                "\n\n".join(part for part in parts if part.strip()),
+            )
+        )
     return found
 
 
@@ -162,8 +177,9 @@ EXPLORERS = explorers()
 def _write_notebook(path: Path) -> None:
     sources = [RECORD_KERNEL_ERRORS + SETUP] + [source for _, _, source in EXPLORERS]
     cells = [nbformat.v4.new_code_cell(source) for source in sources]
-    notebook = nbformat.v4.new_notebook(cells=cells, metadata={
-        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    notebook = nbformat.v4.new_notebook(
+        cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    )
     nbformat.write(notebook, path)
 
 
@@ -177,8 +193,10 @@ def _write_lab_settings(folder: Path) -> None:
     """JupyterLab settings for the test: every cell in the page (no windowing), no news or update pop-ups."""
     settings = {
         "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
-        "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false",
-                                                                            "checkForUpdates": False},
+        "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
+            "fetchNews": "false",
+            "checkForUpdates": False,
+        },
     }
     for name, values in settings.items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
@@ -196,11 +214,24 @@ def lab(tmp_path_factory):
     # As a learner's kernel: conftest.py sets MPLBACKEND=Agg for the tests, which would leave figures as text.
     env = {name: value for name, value in os.environ.items() if name != "MPLBACKEND"}
     server = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", f"--ServerApp.token={TOKEN}",
-         f"--ServerApp.root_dir={root}", "--ServerApp.open_browser=False", "--allow-root",
-         f"--LabApp.user_settings_dir={root / 'user-settings'}", f"--LabApp.workspaces_dir={root / 'workspaces'}",
-         "--LabApp.expose_app_in_browser=True"],
-        stdout=log, stderr=subprocess.STDOUT, env=env)
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            f"--port={port}",
+            f"--ServerApp.token={TOKEN}",
+            f"--ServerApp.root_dir={root}",
+            "--ServerApp.open_browser=False",
+            "--allow-root",
+            f"--LabApp.user_settings_dir={root / 'user-settings'}",
+            f"--LabApp.workspaces_dir={root / 'workspaces'}",
+            "--LabApp.expose_app_in_browser=True",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
     try:
         for _ in range(120):
             try:
@@ -225,11 +256,15 @@ class Page:
 
     READY_JS = "return window.jupyterapp?.shell?.currentWidget?.sessionContext?.session?.kernel?.status ?? null;"
     # Every kernel status JupyterLab reports, kept in the page: a crash shows as 'autorestarting' or 'dead'.
-    WATCH_KERNEL_JS = ("window.courseKernelStatuses = [];"
-                       "window.jupyterapp.shell.currentWidget.sessionContext.statusChanged.connect("
-                       "(_, status) => window.courseKernelStatuses.push(status));")
-    DEATHS_JS = ("return (window.courseKernelStatuses || [])"
-                 ".filter((s) => ['autorestarting', 'restarting', 'dead'].includes(s)).length;")
+    WATCH_KERNEL_JS = (
+        "window.courseKernelStatuses = [];"
+        "window.jupyterapp.shell.currentWidget.sessionContext.statusChanged.connect("
+        "(_, status) => window.courseKernelStatuses.push(status));"
+    )
+    DEATHS_JS = (
+        "return (window.courseKernelStatuses || [])"
+        ".filter((s) => ['autorestarting', 'restarting', 'dead'].includes(s)).length;"
+    )
 
     def __init__(self, driver, root: Path):
         self.driver, self.root = driver, root
@@ -254,7 +289,9 @@ class Page:
         deadline = time.time() + timeout
         while self.js(self.READY_JS) != "idle":
             if time.time() > deadline:
-                self.fail(f"{what}: the kernel was not ready within {timeout:.0f} s (status {self.js(self.READY_JS)!r})")
+                self.fail(
+                    f"{what}: the kernel was not ready within {timeout:.0f} s (status {self.js(self.READY_JS)!r})"
+                )
             time.sleep(0.5)
 
     def set_up(self) -> None:
@@ -274,17 +311,23 @@ class Page:
 
     def run_cell(self, index: int) -> None:
         """Run cell ``index`` as Shift+Enter would (JupyterLab's own command) and do not wait for it."""
-        self.js("const panel = window.jupyterapp.shell.currentWidget;"
-                "panel.content.activeCellIndex = arguments[0]; panel.content.deselectAll();"
-                "window.jupyterapp.commands.execute('notebook:run-cell');", index)
+        self.js(
+            "const panel = window.jupyterapp.shell.currentWidget;"
+            "panel.content.activeCellIndex = arguments[0]; panel.content.deselectAll();"
+            "window.jupyterapp.commands.execute('notebook:run-cell');",
+            index,
+        )
 
     def cell(self, index: int):
         return self.js("return window.jupyterapp.shell.currentWidget.content.widgets[arguments[0]].node;", index)
 
     def executed(self, index: int) -> bool:
-        return self.js("const panel = window.jupyterapp.shell.currentWidget;"
-                       "return panel.content.widgets[arguments[0]].model.executionCount !== null"
-                       " && panel.sessionContext.session.kernel.status === 'idle';", index)
+        return self.js(
+            "const panel = window.jupyterapp.shell.currentWidget;"
+            "return panel.content.widgets[arguments[0]].model.executionCount !== null"
+            " && panel.sessionContext.session.kernel.status === 'idle';",
+            index,
+        )
 
 
 @pytest.fixture(scope="module")
@@ -332,15 +375,18 @@ def _wait_for_change(page: Page, cell, before: str, timeout: float, what: str, e
         errors = page.js(ERRORS_JS, cell)
         if errors:
             page.fail(f"{what}: an error appeared in the cell:\n" + "\n".join(errors))
-        logged = page.kernel_errors()[len(errors_before):]
+        logged = page.kernel_errors()[len(errors_before) :]
         if logged:
             page.fail(f"{what}: the kernel raised while handling the widget (a control's callback):\n{logged[-3000:]}")
         now = page.js(FINGERPRINT_JS, cell)
         if now and now != before:
             return _settled(page, cell, now)
         if time.time() > deadline:
-            page.fail(f"{what}: nothing changed within {timeout:.0f} s" if before else
-                      f"{what}: no figure or text appeared within {timeout:.0f} s")
+            page.fail(
+                f"{what}: nothing changed within {timeout:.0f} s"
+                if before
+                else f"{what}: no figure or text appeared within {timeout:.0f} s"
+            )
         time.sleep(0.3)
 
 

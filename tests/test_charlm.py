@@ -1,4 +1,5 @@
 """The character language model: shapes, its starting loss, carrying state through fit, sampling and bad input."""
+
 import math
 
 import pytest
@@ -52,8 +53,14 @@ def test_forward_shapes_and_state(cell):
     first, state = model(x[:, :4])
     second, _ = model(x[:, 4:], state)
     torch.testing.assert_close(torch.cat([first, second], dim=1), logits)
-    assert model.config == {"chars": model.vocab.chars, "embed": 8, "hidden": 16, "layers": 2, "cell": cell,
-                            "dropout": 0.0}
+    assert model.config == {
+        "chars": model.vocab.chars,
+        "embed": 8,
+        "hidden": 16,
+        "layers": 2,
+        "cell": cell,
+        "dropout": 0.0,
+    }
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
@@ -129,15 +136,25 @@ def test_stateful_lm_carries_detached_state_and_resets_at_each_pass():
 def test_fit_trains_a_stateful_model_and_evaluates_it_on_another_batch_size():
     model = small_model(hidden=32)
     ids = model.vocab.encode(TEXT)
-    train_ids, val_ids = ids[: int(0.9 * len(ids))], ids[int(0.9 * len(ids)):]
+    train_ids, val_ids = ids[: int(0.9 * len(ids))], ids[int(0.9 * len(ids)) :]
     before = evaluate_char_lm(model, val_ids, batch_size=2, window=32)
     wrapped = StatefulLM(model)
-    history = fit(wrapped, StreamLoader(train_ids, 8, 32), char_lm_loss, torch.optim.Adam(model.parameters(), 1e-2),
-                  epochs=6, val_data=StreamLoader(val_ids, 2, 32), device="cpu", grad_clip=1.0, progress=False)
+    history = fit(
+        wrapped,
+        StreamLoader(train_ids, 8, 32),
+        char_lm_loss,
+        torch.optim.Adam(model.parameters(), 1e-2),
+        epochs=6,
+        val_data=StreamLoader(val_ids, 2, 32),
+        device="cpu",
+        grad_clip=1.0,
+        progress=False,
+    )
     after = evaluate_char_lm(model, val_ids, batch_size=2, window=32)
     assert after < 0.5 * before
     assert history["val_loss"][-1] == pytest.approx(
-        evaluate(wrapped, StreamLoader(val_ids, 2, 32), char_lm_loss)["loss"], rel=1e-5)
+        evaluate(wrapped, StreamLoader(val_ids, 2, 32), char_lm_loss)["loss"], rel=1e-5
+    )
 
 
 # ----------------------------------------------------------------------------- sampling

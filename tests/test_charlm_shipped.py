@@ -1,4 +1,5 @@
 """The character model chapter 08 ships: it loads, it has learned, and a missing or damaged file says what to do."""
+
 import shutil
 
 import pytest
@@ -35,7 +36,9 @@ def data_copy(tmp_path, monkeypatch):
 
 
 def test_a_missing_weights_file_says_how_to_fix_it(data_copy):
-    with pytest.raises(MissingDataError, match=r"ch08_char_lstm\.safetensors is missing.*python tools/train_charlm\.py"):
+    with pytest.raises(
+        MissingDataError, match=r"ch08_char_lstm\.safetensors is missing.*python tools/train_charlm\.py"
+    ):
         load_shipped_char_lm()
 
 

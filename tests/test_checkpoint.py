@@ -303,8 +303,11 @@ def test_resume_in_a_fresh_process_is_bit_identical_to_one_uninterrupted_run(tmp
     script.write_text(RESUME_SCRIPT)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     paths = {name: str(tmp_path / name) for name in ("full.pt", "run.ckpt", "resumed.pt", "no_rng.pt")}
-    for args in (["full", paths["full.pt"]], ["first", paths["run.ckpt"]],
-                 ["resume", paths["run.ckpt"], paths["resumed.pt"], paths["no_rng.pt"]]):
+    for args in (
+        ["full", paths["full.pt"]],
+        ["first", paths["run.ckpt"]],
+        ["resume", paths["run.ckpt"], paths["resumed.pt"], paths["no_rng.pt"]],
+    ):
         command = [sys.executable, str(script), *args]
         done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
         assert done.returncode == 0, done.stderr[-3000:]
@@ -375,7 +378,7 @@ def test_the_temporary_file_is_fsynced_and_renamed_within_the_same_folder(tmp_pa
     monkeypatch.setattr(os, "replace", lambda a, b: (renamed.append((Path(a), Path(b))), real_replace(a, b)))
     target = save_checkpoint(tmp_path / "x.ckpt", small_model())
     monkeypatch.undo()
-    (temporary, final), = renamed
+    ((temporary, final),) = renamed
     assert final == target and temporary.parent == target.parent and temporary.name.startswith(".x.ckpt.")
     assert len(synced) == (2 if os.name == "posix" else 1)  # the file, then the folder (POSIX only)
 
@@ -404,8 +407,20 @@ def test_truncation_at_any_point_is_reported_as_damage(saved, tmp_path):
     raw = saved[0].read_bytes()
     header_end = raw.index(b"\n", len(checkpoint.MAGIC)) + 1
     broken = tmp_path / "broken.ckpt"
-    for cut in (0, 1, 10, len(checkpoint.MAGIC) - 1, len(checkpoint.MAGIC), len(checkpoint.MAGIC) + 5,
-                header_end - 1, header_end, header_end + 1, len(raw) // 2, len(raw) - 22, len(raw) - 1):
+    for cut in (
+        0,
+        1,
+        10,
+        len(checkpoint.MAGIC) - 1,
+        len(checkpoint.MAGIC),
+        len(checkpoint.MAGIC) + 5,
+        header_end - 1,
+        header_end,
+        header_end + 1,
+        len(raw) // 2,
+        len(raw) - 22,
+        len(raw) - 1,
+    ):
         broken.write_bytes(raw[:cut])
         message = assert_corrupt(broken)
         if cut >= header_end:
@@ -485,8 +500,10 @@ def test_a_model_of_another_shape_lists_missing_unexpected_and_mismatched_keys(s
     message = str(caught.value)
     assert "do not fit your MLP; nothing was loaded" in message
     assert "missing from the file (your model has them): net.7.weight (3, 4); net.7.bias (3,)\n" in message
-    assert ("different shapes: net.1.weight: file (5, 6), model (7, 6); net.1.bias: file (5,), model (7,); "
-            "net.4.weight: file (3, 5), model (4, 7); net.4.bias: file (3,), model (4,)\n") in message
+    assert (
+        "different shapes: net.1.weight: file (5, 6), model (7, 6); net.1.bias: file (5,), model (7,); "
+        "net.4.weight: file (3, 5), model (4, 7); net.4.bias: file (3,), model (4,)\n"
+    ) in message
     assert "unexpected" not in message
     assert same_tensors(before, wider.state_dict())
     other = nn.Sequential(nn.Linear(6, 3))
@@ -522,12 +539,16 @@ def test_files_that_are_not_checkpoints_are_named_with_what_they_are(tmp_path):
     for name, (content, expected) in cases.items():
         if content is not None:
             (tmp_path / name).write_bytes(content)
-        with pytest.raises(NotACheckpointError, match=f"{name} is not a checkpoint written by save_checkpoint: it is "
-                                                      + expected):
+        with pytest.raises(
+            NotACheckpointError, match=f"{name} is not a checkpoint written by save_checkpoint: it is " + expected
+        ):
             load_checkpoint(tmp_path / name, model)
     save_checkpoint(tmp_path / "run.ckpt", model)
-    with pytest.raises(NotACheckpointError, match=r"not a safetensors weights file: it is a course_lib checkpoint\. "
-                                                  r"Load it with load_checkpoint"):
+    with pytest.raises(
+        NotACheckpointError,
+        match=r"not a safetensors weights file: it is a course_lib checkpoint\. "
+        r"Load it with load_checkpoint",
+    ):
         load_weights(tmp_path / "run.ckpt", model)
     with pytest.raises(NotACheckpointError, match="not a safetensors weights file: it is a text file"):
         load_weights(tmp_path / "notes.txt", model)
@@ -552,8 +573,11 @@ def test_paths_a_folder_a_missing_file_and_a_missing_folder(tmp_path):
 
 def test_parts_passed_or_left_out(saved):
     path, model, *_ = saved
-    with pytest.warns(UserWarning, match=r"also holds the optimizer \(AdamW\), the scheduler \(StepLR\) and the "
-                                         r"scaler \(GradScaler\), not restored.*right for evaluating"):
+    with pytest.warns(
+        UserWarning,
+        match=r"also holds the optimizer \(AdamW\), the scheduler \(StepLR\) and the "
+        r"scaler \(GradScaler\), not restored.*right for evaluating",
+    ):
         load_checkpoint(path, small_model())
     bare = save_checkpoint(path.with_name("bare.ckpt"), model)
     target = small_model(seed=3)
@@ -655,8 +679,11 @@ def test_shipped_weights_load_after_their_digest_is_checked(shipped):
 def test_shipped_weights_missing_or_corrupt_give_the_data_errors(shipped):
     _, path = shipped
     path.write_bytes(path.read_bytes()[:-10])
-    with pytest.raises(CorruptDataError, match=r"tiny.safetensors is corrupt.*git checkout -- data/weights/tiny"
-                                               r".*rebuild it with `python scripts/train_tiny.py`"):
+    with pytest.raises(
+        CorruptDataError,
+        match=r"tiny.safetensors is corrupt.*git checkout -- data/weights/tiny"
+        r".*rebuild it with `python scripts/train_tiny.py`",
+    ):
         load_shipped_weights("tiny", small_model())
     assert shipped_weights_status() == {"tiny": "corrupt"}
     path.unlink()

@@ -1,4 +1,5 @@
 """course.py, the two-command quick start (only the parts that run without installing)."""
+
 import importlib.util
 import json
 import os
@@ -24,8 +25,9 @@ def test_unknown_command_is_explained():
 
 
 def test_help_lists_the_two_quick_start_commands():
-    out = subprocess.run([sys.executable, str(PROJECT_ROOT / "course.py"), "--help"], capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "course.py"), "--help"], capture_output=True, text=True, check=True
+    ).stdout
     assert "python3 course.py lab" in out and "python3 course.py test" in out
 
 
@@ -78,8 +80,12 @@ def test_lab_gives_jupyter_the_kernel_environment(monkeypatch):
 def test_binder_start_sets_the_same_kernel_environment(monkeypatch):
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
     start = PROJECT_ROOT / "binder" / "start"
-    out = subprocess.run(["bash", str(start), sys.executable, "-c", "import os, json; print(json.dumps(dict(os.environ)))"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["bash", str(start), sys.executable, "-c", "import os, json; print(json.dumps(dict(os.environ)))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     environment = json.loads(out)
     for name, value in _course().KERNEL_ENVIRONMENT.items():
         assert environment.get(name) == value, f"binder/start does not set {name}={value} like course.py"

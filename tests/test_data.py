@@ -61,7 +61,10 @@ def test_checksums_in_code_match_the_shipped_sha256sums():
             if line.strip():
                 digest, name = line.split()
                 assert data.CHECKSUMS[f"{folder}/{name.lstrip('*')}"] == digest
-                assert hashlib.sha256((PROJECT_ROOT / "data" / folder / name.lstrip("*")).read_bytes()).hexdigest() == digest
+                assert (
+                    hashlib.sha256((PROJECT_ROOT / "data" / folder / name.lstrip("*")).read_bytes()).hexdigest()
+                    == digest
+                )
     assert set(data.data_status().values()) == {"ok"}
 
 
@@ -142,8 +145,14 @@ def test_batch_loader_drop_last_transform_and_reproducible_shuffle():
     x, y = torch.randn(10, 3), torch.arange(10)
     loader = TensorBatchLoader(x, y, batch_size=4, drop_last=True, transform=lambda b: b * 0)
     assert len(loader) == 2 and all(float(b[0].abs().sum()) == 0 for b in loader)
-    order = lambda seed: torch.cat([b[1] for b in TensorBatchLoader(  # noqa: E731
-        x, y, batch_size=3, shuffle=True, generator=torch.Generator().manual_seed(seed))])
+    order = lambda seed: torch.cat(
+        [
+            b[1]
+            for b in TensorBatchLoader(  # noqa: E731
+                x, y, batch_size=3, shuffle=True, generator=torch.Generator().manual_seed(seed)
+            )
+        ]
+    )
     assert torch.equal(order(1), order(1)) and not torch.equal(order(1), order(2))
 
 
@@ -188,8 +197,11 @@ def test_a_file_corrupted_after_a_first_load_is_caught_on_the_next(data_copy):
 @pytest.mark.parametrize("bad", ["test", "False", 3, 0, None, 1.0])
 def test_train_must_be_a_bool(bad):
     """load_mnist(train="test") used to return the training set, and load_mnist(3) all 60,000 images."""
-    with pytest.raises(TypeError, match=rf"train must be True or False, got {re.escape(repr(bad))}\. True gives the "
-                                        r"60,000 training images, False the 10,000 test images"):
+    with pytest.raises(
+        TypeError,
+        match=rf"train must be True or False, got {re.escape(repr(bad))}\. True gives the "
+        r"60,000 training images, False the 10,000 test images",
+    ):
         data.load_mnist(train=bad)
     with pytest.raises(TypeError, match="train must be True or False"):
         data.mnist_torchvision(train=bad)
@@ -212,7 +224,9 @@ def test_torchvision_cache_that_changed_on_disk_is_rebuilt_not_read(tmp_path, mo
     assert [data.mnist_torchvision(train=False)[i][1] for i in range(5)] == y.tolist()
     (raw / "t10k-images-idx3-ubyte").write_bytes(b"")  # a cache file cut short
     image, _ = data.mnist_torchvision(train=False)[0]
-    assert np.array_equal(np.asarray(image, dtype=np.float32) / 255.0, data.load_mnist(train=False, limit=1)[0][0, 0].numpy())
+    assert np.array_equal(
+        np.asarray(image, dtype=np.float32) / 255.0, data.load_mnist(train=False, limit=1)[0][0, 0].numpy()
+    )
 
 
 def test_an_unwritable_cache_says_where_to_put_it(tmp_path, monkeypatch):
@@ -222,8 +236,11 @@ def test_an_unwritable_cache_says_where_to_put_it(tmp_path, monkeypatch):
         raise PermissionError(13, "Permission denied", str(self))
 
     monkeypatch.setattr(Path, "mkdir", refuse)
-    with pytest.raises(data.UnreadableDataError, match=r"Cannot use the cache folder .*Permission denied\. Set the "
-                                                       r"environment variable COURSE_CACHE_DIR to a folder you can write"):
+    with pytest.raises(
+        data.UnreadableDataError,
+        match=r"Cannot use the cache folder .*Permission denied\. Set the "
+        r"environment variable COURSE_CACHE_DIR to a folder you can write",
+    ):
         data.mnist_torchvision(train=False)
 
 
@@ -232,8 +249,10 @@ def _folder_error(monkeypatch, folder):
     with pytest.raises(data.DataFolderError) as caught:
         data.load_mnist(train=False)
     message = str(caught.value)
-    assert message.count("git checkout") == 0 and "should contain mnist/ (the four MNIST .gz files) and " \
-        "tinyshakespeare/ (input.txt)" in message
+    assert (
+        message.count("git checkout") == 0
+        and "should contain mnist/ (the four MNIST .gz files) and tinyshakespeare/ (input.txt)" in message
+    )
     assert set(data.data_status().values()) == {"missing"}
     with pytest.raises(data.DataFolderError):
         data.load_tiny_shakespeare()
@@ -262,8 +281,11 @@ def test_course_data_dir_one_level_too_deep_or_too_shallow(data_copy, monkeypatc
 def test_missing_default_data_folder_says_how_to_restore_it(tmp_path, monkeypatch):
     monkeypatch.delenv("COURSE_DATA_DIR", raising=False)
     monkeypatch.setattr(data, "data_dir", lambda: tmp_path / "data")
-    with pytest.raises(data.DataFolderError, match=r"^The course's data folder .* does not exist\..*`git checkout -- "
-                                                   r"data`\), or set COURSE_DATA_DIR"):
+    with pytest.raises(
+        data.DataFolderError,
+        match=r"^The course's data folder .* does not exist\..*`git checkout -- "
+        r"data`\), or set COURSE_DATA_DIR",
+    ):
         data.verify_file("tinyshakespeare/input.txt")
 
 
@@ -280,8 +302,11 @@ def _refuse_reading(monkeypatch, name):
 
 def test_an_unreadable_file_is_explained_and_reported(data_copy, monkeypatch):
     _refuse_reading(monkeypatch, "t10k-labels-idx1-ubyte.gz")
-    with pytest.raises(data.UnreadableDataError, match=r"t10k-labels-idx1-ubyte\.gz cannot be read: Permission denied "
-                                                       r"\(the file, or a folder above it, is not readable.*chmod -R u\+rX"):
+    with pytest.raises(
+        data.UnreadableDataError,
+        match=r"t10k-labels-idx1-ubyte\.gz cannot be read: Permission denied "
+        r"\(the file, or a folder above it, is not readable.*chmod -R u\+rX",
+    ):
         data.load_mnist(train=False)
     assert data.data_status()["mnist/t10k-labels-idx1-ubyte.gz"] == "unreadable"
 
@@ -314,8 +339,11 @@ def test_a_file_without_read_permission_for_real(data_copy):
 # ----------------------------------------------------------------------------- train_val_split checks
 def test_train_val_split_refuses_what_it_cannot_split():
     x, y = torch.arange(10).float(), torch.arange(10)
-    with pytest.raises(ValueError, match=r"at least one example on each side, but 10 example\(s\) with "
-                                         r"val_fraction=0\.97 leave 0 for training"):
+    with pytest.raises(
+        ValueError,
+        match=r"at least one example on each side, but 10 example\(s\) with "
+        r"val_fraction=0\.97 leave 0 for training",
+    ):
         data.train_val_split(x, y, val_fraction=0.97)
     with pytest.raises(ValueError, match=r"same number of examples \(first dimension\); got \[10, 9\]"):
         data.train_val_split(x, y[:9])  # y used to be silently truncated
@@ -371,8 +399,11 @@ def test_batch_loader_refuses_lists_and_bad_options_with_the_fix():
 
 
 def test_drop_last_with_fewer_examples_than_one_batch_says_so():
-    with pytest.raises(ValueError, match=r"with 50 examples and batch_size=64 the only batch is incomplete: the loader "
-                                         r"would yield nothing"):
+    with pytest.raises(
+        ValueError,
+        match=r"with 50 examples and batch_size=64 the only batch is incomplete: the loader "
+        r"would yield nothing",
+    ):
         TensorBatchLoader(torch.zeros(50, 2), batch_size=64, drop_last=True)
     assert len(TensorBatchLoader(torch.zeros(64, 2), batch_size=64, drop_last=True)) == 1
     assert len(TensorBatchLoader(torch.zeros(50, 2), batch_size=64)) == 1
@@ -435,7 +466,9 @@ def test_state_between_epochs_and_without_a_generator():
 
 def test_load_state_dict_refuses_a_state_from_another_loader():
     state = _loader().state_dict()
-    with pytest.raises(ValueError, match=r"saved from a loader with num_examples=23, but this loader has num_examples=30"):
+    with pytest.raises(
+        ValueError, match=r"saved from a loader with num_examples=23, but this loader has num_examples=30"
+    ):
         _loader(n=30).load_state_dict(state)
     with pytest.raises(ValueError, match=r"saved from a loader with drop_last=False"):
         _loader(drop_last=True).load_state_dict(state)
@@ -466,8 +499,14 @@ def test_the_state_survives_torch_save_and_a_fresh_process(tmp_path):
         print(batches)
     """)
     path = str(tmp_path / "loader.pt")
-    run = lambda *args: subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True,  # noqa: E731
-                                       check=True).stdout
+    run = lambda *args: (
+        subprocess.run(
+            [sys.executable, "-c", script, *args],
+            capture_output=True,
+            text=True,  # noqa: E731
+            check=True,
+        ).stdout
+    )
     expected = run("save", "0", path)
     assert run("load", "7", path) == expected and len(json.loads(expected)) == 3 + 5  # 5 batches an epoch
 
@@ -479,9 +518,13 @@ def test_normalize_mnist_is_the_training_statistics_and_refuses_the_wrong_scale(
     assert abs(float(z.mean())) < 0.02 and abs(float(z.std()) - 1) < 0.02
     torch.testing.assert_close(z, (x - 0.1307) / 0.3081)
     torch.testing.assert_close(data.denormalize_mnist(z), x)
-    assert float(z.min()) == pytest.approx(data.MNIST_BACKGROUND) and data.MNIST_BACKGROUND == pytest.approx(-0.42421, abs=1e-5)
+    assert float(z.min()) == pytest.approx(data.MNIST_BACKGROUND) and data.MNIST_BACKGROUND == pytest.approx(
+        -0.42421, abs=1e-5
+    )
     assert torch.equal(x, data.load_mnist(train=True, limit=20_000)[0])  # the input is left alone
-    with pytest.raises(ValueError, match=r"pixels in \[0, 1\].*range from -0\.424 to 2\.82\. Were they normalised already"):
+    with pytest.raises(
+        ValueError, match=r"pixels in \[0, 1\].*range from -0\.424 to 2\.82\. Were they normalised already"
+    ):
         data.normalize_mnist(z)
     with pytest.raises(TypeError, match=r"got torch\.uint8\. Raw bytes 0-255 become that with images\.float\(\) / 255"):
         data.normalize_mnist((x * 255).to(torch.uint8))
@@ -522,12 +565,15 @@ def test_mnist_dataset_can_go_to_a_worker_process():
     assert len(copy) == 50 and torch.equal(copy[3][0], dataset[3][0])
 
 
-@pytest.mark.parametrize("index, error, match", [
-    (50, IndexError, r"index 50 is out of range for 50 examples"),
-    (-51, IndexError, "out of range"),
-    (1.0, TypeError, "one whole number"),
-    (slice(0, 2), TypeError, "one whole number"),
-])
+@pytest.mark.parametrize(
+    "index, error, match",
+    [
+        (50, IndexError, r"index 50 is out of range for 50 examples"),
+        (-51, IndexError, "out of range"),
+        (1.0, TypeError, "one whole number"),
+        (slice(0, 2), TypeError, "one whole number"),
+    ],
+)
 def test_mnist_dataset_bad_index(index, error, match):
     with pytest.raises(error, match=match):
         data.MNISTDataset(train=False, limit=50)[index]

@@ -34,8 +34,16 @@ def test_doctor_reports_data_and_device_without_importing_tensorflow():
     text = "\n".join(lines)
     assert "best device: cpu" in text or "best device: cuda" in text or "best device: mps" in text
     assert "data/mnist/train-images-idx3-ubyte.gz: ok" in text
-    out = subprocess.run([sys.executable, "-c", "import sys; from course_lib import doctor; doctor.diagnose();"
-                          "print('tensorflow' in sys.modules)"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from course_lib import doctor; doctor.diagnose();print('tensorflow' in sys.modules)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert out.strip() == "False"
 
 
@@ -96,8 +104,10 @@ def test_doctor_survives_an_unreadable_file(tmp_path, monkeypatch):
     monkeypatch.setattr(Path, "open", guarded)
     lines, problems = doctor.diagnose()
     assert "  data/tinyshakespeare/input.txt: unreadable" in lines
-    assert any(p.startswith("data/tinyshakespeare/input.txt cannot be read by this user. Fix its permissions")
-               for p in problems)
+    assert any(
+        p.startswith("data/tinyshakespeare/input.txt cannot be read by this user. Fix its permissions")
+        for p in problems
+    )
 
 
 def test_doctor_has_no_dead_import_table():

@@ -15,7 +15,13 @@ def _nb(*cells):
 
 
 def _cell(source, tags=()):
-    return {"cell_type": "code", "source": source, "metadata": {"tags": list(tags)}, "outputs": [], "execution_count": None}
+    return {
+        "cell_type": "code",
+        "source": source,
+        "metadata": {"tags": list(tags)},
+        "outputs": [],
+        "execution_count": None,
+    }
 
 
 def test_strip_solutions_drops_only_tagged_cells():
@@ -38,8 +44,12 @@ def test_student_edition_of_a_folder(tmp_path):
 
 
 def test_command_line_student_edition_of_the_course(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "course_lib", "student-edition", str(tmp_path / "s")],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "course_lib", "student-edition", str(tmp_path / "s")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "Student edition written to" in out
     for path in sorted((PROJECT_ROOT / "notebooks").glob("*.ipynb")):
         student = json.loads((tmp_path / "s" / path.name).read_text())
@@ -63,8 +73,11 @@ def test_an_edited_notebook_in_out_is_never_overwritten_without_force(tmp_path):
     work.write_text(work.read_text().replace("stub 02", "my answer"))
     (out / "notes.txt").write_text("mine")
     before = {p.name: p.read_text() for p in out.iterdir()}
-    with pytest.raises(EditionError, match=r"already holds 02\.ipynb, changed since a fresh student edition.*nothing "
-                                           r"was written: pass --force"):
+    with pytest.raises(
+        EditionError,
+        match=r"already holds 02\.ipynb, changed since a fresh student edition.*nothing "
+        r"was written: pass --force",
+    ):
         make_student_edition(source, out)
     assert {p.name: p.read_text() for p in out.iterdir()} == before
     make_student_edition(source, out, force=True)

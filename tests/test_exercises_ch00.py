@@ -1,4 +1,5 @@
 """Chapter 00's first exercise: accepts 55 in any form, explains the usual off-by-one mistakes."""
+
 import numpy as np
 import pytest
 import torch
@@ -7,8 +8,19 @@ from course_lib.exercises import ExerciseFailed
 from course_lib.exercises import ch00_start_here as ex
 
 
-@pytest.mark.parametrize("answer", [torch.arange(1, 11).sum(), torch.arange(1.0, 11.0).sum(), 55, 55.0,
-                                    torch.tensor([55]), np.int64(55), np.float32(55.0), np.array(55)])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        torch.arange(1, 11).sum(),
+        torch.arange(1.0, 11.0).sum(),
+        55,
+        55.0,
+        torch.tensor([55]),
+        np.int64(55),
+        np.float32(55.0),
+        np.array(55),
+    ],
+)
 def test_accepts_55(answer, capsys):
     assert ex.check_sum_one_to_ten(answer)
     assert "✅" in capsys.readouterr().out

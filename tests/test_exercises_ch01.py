@@ -2,6 +2,7 @@
 
 The root conftest sets COURSE_STRICT_EXERCISES=1, so a wrong answer raises ExerciseFailed.
 """
+
 import numpy as np
 import pytest
 import torch
@@ -16,8 +17,7 @@ def fails(checker, answer, match):
 
 
 # ----------------------------------------------------------------------------- stubs
-def stub_function(x):
-    ...
+def stub_function(x): ...
 
 
 def stub_with_pass(values, mask):
@@ -50,7 +50,10 @@ def test_grid_tensor_accepts_the_idioms(capsys):
 @pytest.mark.parametrize(
     "answer, message",
     [
-        (torch.arange(12).reshape(3, 4), r"dtype is torch\.int64.*torch\.arange with whole-number arguments gives int64"),
+        (
+            torch.arange(12).reshape(3, 4),
+            r"dtype is torch\.int64.*torch\.arange with whole-number arguments gives int64",
+        ),
         (torch.arange(12, dtype=torch.float64).reshape(3, 4), r"dtype is torch\.float64"),
         (torch.arange(12.0), r"holds 12 numbers but has shape \(12,\); reshape it to \(3, 4\)"),
         (torch.arange(12.0).reshape(4, 3), r"shape \(4, 3\): rows and columns are swapped"),
@@ -95,8 +98,14 @@ def test_flatten_accepts_correct_functions():
         (lambda x: x.squeeze().reshape(x.shape[0], -1) if x.shape[0] > 1 else x.squeeze(), r"single example"),
         (lambda x: x.resize_(x.shape[0], x[0].numel()), r"changed its input"),
         (lambda x: x.tolist(), r"is a list, not a torch\.Tensor"),
-        (lambda x: x.reshape(len(x), -1) * float("nan"), r"for a \(2, 3, 4\) tensor your result contains NaN in every entry"),
-        (lambda x: x.reshape(len(x), -1).double(), r"a torch\.float32 input came back as torch\.float64: flattening moves"),
+        (
+            lambda x: x.reshape(len(x), -1) * float("nan"),
+            r"for a \(2, 3, 4\) tensor your result contains NaN in every entry",
+        ),
+        (
+            lambda x: x.reshape(len(x), -1).double(),
+            r"a torch\.float32 input came back as torch\.float64: flattening moves",
+        ),
     ],
 )
 def test_flatten_names_the_mistake(fn, message):
@@ -124,7 +133,10 @@ def test_broadcast_predictions_accept_tuples_lists_and_sizes():
 @pytest.mark.parametrize(
     "answers, message",
     [
-        ([(8, 7, 6, 5), (5, 1), None, (2, 4, 3)], r"pair 2, \(5,\) with \(5, 1\): you predicted \(5, 1\): that is what lining the shapes up on the LEFT"),
+        (
+            [(8, 7, 6, 5), (5, 1), None, (2, 4, 3)],
+            r"pair 2, \(5,\) with \(5, 1\): you predicted \(5, 1\): that is what lining the shapes up on the LEFT",
+        ),
         ([(8, 7, 6, 5), (5,), None, (2, 4, 3)], r"pair 2.*has 1 axes.*Pad the shorter shape"),
         ([(8, 7, 6, 5), (5, 5), (4, 3), (2, 4, 3)], r"pair 3.*do not broadcast \(the answer is None\)"),
         ([None, (5, 5), None, (2, 4, 3)], r"pair 1.*you predicted an error, but they do broadcast"),
@@ -173,8 +185,9 @@ def test_masked_mean_accepts_correct_functions():
 
 def test_masked_mean_reference_against_a_loop():
     for values, mask in ex._masked_mean_cases():
-        expected = torch.stack([row[keep].mean() if keep.any() else torch.zeros((), dtype=values.dtype)
-                                for row, keep in zip(values, mask)])
+        expected = torch.stack(
+            [row[keep].mean() if keep.any() else torch.zeros((), dtype=values.dtype) for row, keep in zip(values, mask)]
+        )
         torch.testing.assert_close(masked_mean_solution(values, mask), expected)
 
 
@@ -185,8 +198,10 @@ def test_masked_mean_reference_against_a_loop():
         (lambda v, m: v.mean(dim=1), r"plain mean of each row: the mask was ignored"),
         (lambda v, m: (v * m).mean(dim=1), r"divided by the row length.*mask\.sum\(dim=1\)"),
         (lambda v, m: (v * m).sum(dim=1) / m.sum(dim=1), r"row 5 has no True entry.*nan.*clamp\(min=1\)"),
-        (lambda v, m: (v * m).sum(dim=1, keepdim=True) / m.sum(dim=1, keepdim=True).clamp(min=1),
-         r"shape \(N, 1\) = \(4, 1\).*Drop keepdim=True"),
+        (
+            lambda v, m: (v * m).sum(dim=1, keepdim=True) / m.sum(dim=1, keepdim=True).clamp(min=1),
+            r"shape \(N, 1\) = \(4, 1\).*Drop keepdim=True",
+        ),
         (lambda v, m: (v * m).sum(dim=0) / m.sum(dim=0).clamp(min=1), r"has shape \(6,\), expected \(4,\)"),
         (lambda v, m: (v * m).sum(dim=1) / m.sum(dim=1).clamp(min=2), r"right shape but wrong values"),
         (lambda v, m: None, r"result is None"),
@@ -247,8 +262,12 @@ def test_normalize_rows_accepts_vectorised_functions():
         (normalize_rows_with_map, r"numbers are right, but your function loops in Python"),
         (normalize_rows_with_a_helper, r"numbers are right, but your function loops in Python"),
         (lambda x: torch.full_like(x, float("nan")), r"contains NaN in every entry"),
-        (lambda x: x / x.norm(dim=1, keepdim=True) * torch.tensor([1.0, float("nan"), 1.0, 1.0]) if x.shape[1] == 4
-         else x, r"contains NaN at indices \(0, 1\), \(1, 1\), \(2, 1\) and 1 more"),
+        (
+            lambda x: (
+                x / x.norm(dim=1, keepdim=True) * torch.tensor([1.0, float("nan"), 1.0, 1.0]) if x.shape[1] == 4 else x
+            ),
+            r"contains NaN at indices \(0, 1\), \(1, 1\), \(2, 1\) and 1 more",
+        ),
         (lambda x: (x / x.norm(dim=1, keepdim=True)).float(), r"torch\.float64 input came back as torch\.float32"),
         (lambda x: x / x.abs().sum(dim=1, keepdim=True), r"right shape but wrong values.*sqrt\(sum of its squares\)"),
         (lambda x: (x / x.norm(dim=1, keepdim=True))[:, :2], r"expected \(4, 4\)"),
@@ -261,9 +280,12 @@ def test_normalize_rows_names_the_mistake(fn, message):
 def test_missing_keepdim_on_a_non_square_input_is_explained(monkeypatch):
     cases = ex._normalize_cases()
     monkeypatch.setattr(ex, "_normalize_cases", lambda: cases[1:])  # start with (3, 5), where the bug raises
-    fails(ex.check_normalize_rows, lambda x: x / x.norm(dim=1),
-          r"your function\(x: \(3, 5\) float64 tensor\) raised RuntimeError: The size of tensor a.*"
-          r"\(in your line .*\)\. x\.norm\(dim=1\) has shape \(N,\).*keepdim=True")
+    fails(
+        ex.check_normalize_rows,
+        lambda x: x / x.norm(dim=1),
+        r"your function\(x: \(3, 5\) float64 tensor\) raised RuntimeError: The size of tensor a.*"
+        r"\(in your line .*\)\. x\.norm\(dim=1\) has shape \(N,\).*keepdim=True",
+    )
 
 
 def test_the_loop_check_is_exact_not_timed():

@@ -2,6 +2,7 @@
 
 The root conftest sets COURSE_STRICT_EXERCISES=1, so a wrong answer raises ExerciseFailed.
 """
+
 import math
 
 import numpy as np
@@ -19,8 +20,7 @@ def fails(checker, answer, match):
 
 
 # ----------------------------------------------------------------------------- stubs
-def stub_op(x):
-    ...
+def stub_op(x): ...
 
 
 def stub_three(f, xs, h=1e-6):
@@ -32,9 +32,15 @@ def stub_two(f, x):
     ...
 
 
-@pytest.mark.parametrize("checker, stub", [(ex.check_hand_gradient, ...), (ex.check_sigmoid_op, stub_op),
-                                           (ex.check_numerical_gradient, stub_three),
-                                           (ex.check_torch_gradient, stub_two)])
+@pytest.mark.parametrize(
+    "checker, stub",
+    [
+        (ex.check_hand_gradient, ...),
+        (ex.check_sigmoid_op, stub_op),
+        (ex.check_numerical_gradient, stub_three),
+        (ex.check_torch_gradient, stub_two),
+    ],
+)
 def test_stubs_are_not_attempted(checker, stub, capsys):
     assert not checker(stub)
     assert "⏳" in capsys.readouterr().out
@@ -123,8 +129,15 @@ def sigmoid_with_torch(x):  # the forward value from torch is fine: only the eng
     return out
 
 
-def _variant(forward=_sigmoid_value, local=lambda s, x: s * (1 - s), upstream=True, assign=False, inputs=True,
-             attach=True, as_float=False):
+def _variant(
+    forward=_sigmoid_value,
+    local=lambda s, x: s * (1 - s),
+    upstream=True,
+    assign=False,
+    inputs=True,
+    attach=True,
+    as_float=False,
+):
     def op(x):
         s = forward(x.data)
         if as_float:
@@ -166,9 +179,12 @@ def test_sigmoid_op_accepts_one_new_node(capsys):
         (sigmoid_composed, r"a chain of 4 of the engine's operations.*ONE new node whose only input is x"),
         (lambda x: x.sigmoid(), r"calls Value\.sigmoid \(x\.sigmoid\(\)\), the engine's own sigmoid"),
         (lambda x: ENGINE_SIGMOID(x), r"calls Value\.sigmoid"),
-        (sigmoid_overflowing, r"sigmoid_overflowing\(x: Value\(data=-1000, grad=0\)\) raised OverflowError: math range "
-                              r"error \(in your line `s = 1 / \(1 \+ math\.exp\(-x\.data\)\)`\)\. math\.exp\(1000\) is "
-                              r"too large.*e\^x / \(1 \+ e\^x\)"),
+        (
+            sigmoid_overflowing,
+            r"sigmoid_overflowing\(x: Value\(data=-1000, grad=0\)\) raised OverflowError: math range "
+            r"error \(in your line `s = 1 / \(1 \+ math\.exp\(-x\.data\)\)`\)\. math\.exp\(1000\) is "
+            r"too large.*e\^x / \(1 \+ e\^x\)",
+        ),
         (lambda x: None, r"your function's result is None\. Return the new Value"),
         (lambda x: x, r"returned x itself\. Return a NEW Value"),
         (_variant(inputs="twice"), r"the new Value lists 2 inputs; its only input should be x"),
@@ -182,8 +198,11 @@ def test_sigmoid_op_reports_the_learners_own_exception(capsys):
     def broken(x):
         return Value(1 / (1 + math.exp(-x)))  # exp of a Value: TypeError
 
-    with pytest.raises(ExerciseFailed, match=r"broken\(x: Value\(.*\)\) raised TypeError: must be real number, not "
-                                             r"Value \(in your line `return Value\(1 / \(1 \+ math\.exp\(-x\)\)\)"):
+    with pytest.raises(
+        ExerciseFailed,
+        match=r"broken\(x: Value\(.*\)\) raised TypeError: must be real number, not "
+        r"Value \(in your line `return Value\(1 / \(1 \+ math\.exp\(-x\)\)\)",
+    ):
         ex.check_sigmoid_op(broken)
     assert "Traceback" not in capsys.readouterr().out
 
@@ -286,13 +305,21 @@ def test_numerical_gradient_accepts_central_differences(capsys):
         (backward_difference, r"backward \(f\(x\) - f\(x - h\)\) / h difference"),
         (divides_by_h, r"twice the derivative.*divide by 2 \* h"),
         (forgets_to_restore, r"changed xs to .*restore xs\[i\] after each nudge"),
-        (forward_with_its_own_h, r"with h = 0\.5 your function still returns the exact derivatives, so it does not use "
-                                 r"the h it is given"),
+        (
+            forward_with_its_own_h,
+            r"with h = 0\.5 your function still returns the exact derivatives, so it does not use "
+            r"the h it is given",
+        ),
         (central_with_its_own_h, r"does not use the h it is given"),
-        (lambda f, xs, h=1e-6: forward_difference(f, xs, h) if h > 0.1 else central(f, xs, h),
-         r"with h = 0\.5 you used the forward"),
-        (restores_by_arithmetic, r"put xs back by adding and subtracting h, but floating-point rounding does not undo "
-                                 r"exactly: xs\[0\] came back as 1\.4999999999999998 instead of 1\.5"),
+        (
+            lambda f, xs, h=1e-6: forward_difference(f, xs, h) if h > 0.1 else central(f, xs, h),
+            r"with h = 0\.5 you used the forward",
+        ),
+        (
+            restores_by_arithmetic,
+            r"put xs back by adding and subtracting h, but floating-point rounding does not undo "
+            r"exactly: xs\[0\] came back as 1\.4999999999999998 instead of 1\.5",
+        ),
         (lambda f, xs, h=1e-6: None, r"result is None\. Did you forget `return grads`"),
         (lambda f, xs, h=1e-6: [float("nan")] * 3, r"the derivative for input 0 is NaN"),
         (lambda f, xs, h=1e-6: ["1", "2", "3"], r"the derivative for input 0 is the text '1'"),

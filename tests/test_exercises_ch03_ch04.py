@@ -2,6 +2,7 @@
 
 The root conftest sets COURSE_STRICT_EXERCISES=1, so a wrong answer raises ExerciseFailed.
 """
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -19,8 +20,7 @@ def fails(checker, answer, match):
         checker(answer)
 
 
-def stub_one(x):
-    ...
+def stub_one(x): ...
 
 
 def stub_two(a, b):
@@ -58,8 +58,12 @@ def stable_softmax(x):
 
 def test_softmax_accepts_correct_answers(capsys):
     assert ex3.check_softmax(stable_softmax)
-    assert ex3.check_softmax(lambda x: torch.exp(x - x.max(dim=-1, keepdim=True).values)
-                             / torch.exp(x - x.max(dim=-1, keepdim=True).values).sum(dim=-1, keepdim=True))
+    assert ex3.check_softmax(
+        lambda x: (
+            torch.exp(x - x.max(dim=-1, keepdim=True).values)
+            / torch.exp(x - x.max(dim=-1, keepdim=True).values).sum(dim=-1, keepdim=True)
+        )
+    )
     assert "✅" in capsys.readouterr().out
 
 
@@ -78,18 +82,21 @@ def softmax_hiding_the_call(x):
         return stable_softmax(x)
 
 
-@pytest.mark.parametrize("answer, name", [
-    (lambda x: torch.softmax(x, dim=-1), r"torch\.softmax"),
-    (lambda x: F.softmax(x, dim=-1), r"F\.softmax"),
-    (lambda x: x.softmax(dim=-1), r"x\.softmax\(\)"),
-    (lambda x: torch.special.softmax(x, -1), r"torch\.special\.softmax"),
-    (SOFTMAX_MODULE, r"nn\.Softmax"),
-    (softmax_via_a_helper, r"F\.softmax"),
-    (softmax_hiding_the_call, r"torch\.softmax"),
-    (A.softmax, r"course_lib\.scratch\.activations\.softmax"),
-    (lambda x: torch.log_softmax(x, dim=-1).exp(), r"torch\.log_softmax"),
-    (lambda x: torch.exp(x - torch.logsumexp(x, dim=-1, keepdim=True)), r"torch\.logsumexp"),
-])
+@pytest.mark.parametrize(
+    "answer, name",
+    [
+        (lambda x: torch.softmax(x, dim=-1), r"torch\.softmax"),
+        (lambda x: F.softmax(x, dim=-1), r"F\.softmax"),
+        (lambda x: x.softmax(dim=-1), r"x\.softmax\(\)"),
+        (lambda x: torch.special.softmax(x, -1), r"torch\.special\.softmax"),
+        (SOFTMAX_MODULE, r"nn\.Softmax"),
+        (softmax_via_a_helper, r"F\.softmax"),
+        (softmax_hiding_the_call, r"torch\.softmax"),
+        (A.softmax, r"course_lib\.scratch\.activations\.softmax"),
+        (lambda x: torch.log_softmax(x, dim=-1).exp(), r"torch\.log_softmax"),
+        (lambda x: torch.exp(x - torch.logsumexp(x, dim=-1, keepdim=True)), r"torch\.logsumexp"),
+    ],
+)
 def test_softmax_refuses_the_built_in_however_reached(answer, name):
     fails(ex3.check_softmax, answer, f"your softmax calls {name}, which does the whole job")
 
@@ -97,20 +104,31 @@ def test_softmax_refuses_the_built_in_however_reached(answer, name):
 @pytest.mark.parametrize(
     "answer, message",
     [
-        (lambda x: torch.exp(x) / torch.exp(x).sum(dim=-1, keepdim=True), r"overflows at 1000.*Did you subtract the max\?"),
-        (lambda x: stable_softmax(x - x.max()) if x.abs().max() > 100 else stable_softmax(x),
-         r"never"),  # placeholder replaced below
+        (
+            lambda x: torch.exp(x) / torch.exp(x).sum(dim=-1, keepdim=True),
+            r"overflows at 1000.*Did you subtract the max\?",
+        ),
+        (
+            lambda x: stable_softmax(x - x.max()) if x.abs().max() > 100 else stable_softmax(x),
+            r"never",
+        ),  # placeholder replaced below
         (lambda x: torch.exp(x) / torch.exp(x).sum(dim=0, keepdim=True), r"normalised along dim=0.*dim=-1"),
         (lambda x: torch.full_like(x, float("nan")), r"contains NaN in every entry"),
-        (lambda x: x.sub_(x.amax(dim=-1, keepdim=True)).exp() / x.exp().sum(dim=-1, keepdim=True),
-         r"changed its input `x` in place"),
+        (
+            lambda x: x.sub_(x.amax(dim=-1, keepdim=True)).exp() / x.exp().sum(dim=-1, keepdim=True),
+            r"changed its input `x` in place",
+        ),
         (lambda x: torch.exp(x), r"exp\(x\) without dividing by the sum"),
         (lambda x: torch.exp(x) / torch.exp(x).sum(), r"sum over the whole tensor"),
-        (lambda x: torch.exp(x) / torch.exp(x).sum(dim=-1),
-         r"your function\(x: \(4, 5\) float32 tensor\) raised RuntimeError: The size of tensor a \(5\) must match.*"
-         r"keepdim=True"),
-        (lambda x: torch.exp(x - x.amax(dim=-1)) / torch.exp(x - x.amax(dim=-1)).sum(dim=-1, keepdim=True),
-         r"raised RuntimeError: The size of tensor a \(5\) must match.*keepdim=True"),
+        (
+            lambda x: torch.exp(x) / torch.exp(x).sum(dim=-1),
+            r"your function\(x: \(4, 5\) float32 tensor\) raised RuntimeError: The size of tensor a \(5\) must match.*"
+            r"keepdim=True",
+        ),
+        (
+            lambda x: torch.exp(x - x.amax(dim=-1)) / torch.exp(x - x.amax(dim=-1)).sum(dim=-1, keepdim=True),
+            r"raised RuntimeError: The size of tensor a \(5\) must match.*keepdim=True",
+        ),
         (lambda x: x.tolist(), r"is a list, not a torch\.Tensor"),
         (lambda x: None, r"is None\. Did you forget a `return`"),
     ],
@@ -139,10 +157,14 @@ def test_sigmoid_grad_accepts_correct_answers():
         (lambda x: torch.exp(-x) / (1 + torch.exp(-x)), r"square the denominator"),
         (lambda x: torch.tanh(x) * 0.25, r"right shape but wrong values.*largest value is 0\.25"),
         (lambda x: (torch.sigmoid(x) * (1 - torch.sigmoid(x)))[:-1], r"has shape \(32,\), expected \(33,\)"),
-        (lambda x: torch.exp(-x) / (1 + torch.exp(-x)) ** 2,
-         r"at x = -1000 your derivative is nan: e\^-x overflows to inf in float32.*torch\.sigmoid"),
-        (lambda x: torch.sigmoid(x) * (1 - torch.sigmoid(x)) * torch.where(x.abs() > 50, float("nan"), 1.0),
-         r"at x = -1000 your derivative is nan"),
+        (
+            lambda x: torch.exp(-x) / (1 + torch.exp(-x)) ** 2,
+            r"at x = -1000 your derivative is nan: e\^-x overflows to inf in float32.*torch\.sigmoid",
+        ),
+        (
+            lambda x: torch.sigmoid(x) * (1 - torch.sigmoid(x)) * torch.where(x.abs() > 50, float("nan"), 1.0),
+            r"at x = -1000 your derivative is nan",
+        ),
         (lambda x: torch.sigmoid(x).mul_(0), r"right shape but wrong values"),
         (lambda x: x.sigmoid_() * (1 - x), r"changed its input `x` in place"),
     ],
@@ -202,15 +224,20 @@ def test_bce_with_logits_accepts_correct_answers():
 BCE_MODULE = nn.BCEWithLogitsLoss()
 
 
-@pytest.mark.parametrize("answer, name", [
-    (F.binary_cross_entropy_with_logits, r"F\.binary_cross_entropy_with_logits"),
-    (lambda z, y: torch.binary_cross_entropy_with_logits(z, y, None, None, 1),
-     r"torch\.binary_cross_entropy_with_logits"),
-    (lambda z, y: F.binary_cross_entropy(torch.sigmoid(z), y), r"F\.binary_cross_entropy"),
-    (BCE_MODULE, r"nn\.BCEWithLogitsLoss"),
-    (lambda z, y: nn.BCELoss()(torch.sigmoid(z), y), r"nn\.BCELoss"),
-    (L.binary_cross_entropy_with_logits, r"course_lib\.scratch\.losses\.binary_cross_entropy_with_logits"),
-])
+@pytest.mark.parametrize(
+    "answer, name",
+    [
+        (F.binary_cross_entropy_with_logits, r"F\.binary_cross_entropy_with_logits"),
+        (
+            lambda z, y: torch.binary_cross_entropy_with_logits(z, y, None, None, 1),
+            r"torch\.binary_cross_entropy_with_logits",
+        ),
+        (lambda z, y: F.binary_cross_entropy(torch.sigmoid(z), y), r"F\.binary_cross_entropy"),
+        (BCE_MODULE, r"nn\.BCEWithLogitsLoss"),
+        (lambda z, y: nn.BCELoss()(torch.sigmoid(z), y), r"nn\.BCELoss"),
+        (L.binary_cross_entropy_with_logits, r"course_lib\.scratch\.losses\.binary_cross_entropy_with_logits"),
+    ],
+)
 def test_bce_with_logits_refuses_the_built_in_however_reached(answer, name):
     fails(ex4.check_bce_with_logits, answer, f"your loss calls {name}\\. The exercise is to write")
 
@@ -224,12 +251,21 @@ def naive_bce(z, y):
     "answer, message",
     [
         (naive_bce, r"at logits of \+-200 your loss is (nan|inf).*log1p\(exp\(-\|z\|\)\)"),
-        (lambda z, y: -(y * torch.log(torch.sigmoid(z)).clamp(min=-100)
-                        + (1 - y) * torch.log(1 - torch.sigmoid(z)).clamp(min=-100)).mean(),
-         r"clamping log\(p\) at -100.*caps the loss"),
+        (
+            lambda z, y: (
+                -(
+                    y * torch.log(torch.sigmoid(z)).clamp(min=-100)
+                    + (1 - y) * torch.log(1 - torch.sigmoid(z)).clamp(min=-100)
+                ).mean()
+            ),
+            r"clamping log\(p\) at -100.*caps the loss",
+        ),
         (lambda z, y: -stable_bce(z, y), r"the negative of the right value"),
         (lambda z, y: (z.clamp(min=0) - z * y + torch.log1p(torch.exp(-z.abs()))).sum(), r"you summed over the batch"),
-        (lambda z, y: z.clamp(min=0) - z * y + torch.log1p(torch.exp(-z.abs())), r"shape \(12,\): one loss per element.*\.mean\(\)"),
+        (
+            lambda z, y: z.clamp(min=0) - z * y + torch.log1p(torch.exp(-z.abs())),
+            r"shape \(12,\): one loss per element.*\.mean\(\)",
+        ),
         (lambda z, y: stable_bce(z, 1 - y), r"swapped y and 1 - y"),
         (lambda z, y: stable_bce(torch.sigmoid(z), y), r"applied the sigmoid twice"),
         (lambda z, y: ((torch.sigmoid(z) - y) ** 2).mean(), r"on ordinary logits your loss is .*, expected"),
@@ -257,12 +293,15 @@ def test_cross_entropy_accepts_correct_answers():
 CE_MODULE = nn.CrossEntropyLoss()
 
 
-@pytest.mark.parametrize("answer, name", [
-    (F.cross_entropy, r"F\.cross_entropy"),
-    (CE_MODULE, r"nn\.CrossEntropyLoss"),
-    (lambda z, t: F.nll_loss(F.log_softmax(z, dim=1), t), r"F\.nll_loss"),
-    (L.cross_entropy, r"course_lib\.scratch\.losses\.cross_entropy"),
-])
+@pytest.mark.parametrize(
+    "answer, name",
+    [
+        (F.cross_entropy, r"F\.cross_entropy"),
+        (CE_MODULE, r"nn\.CrossEntropyLoss"),
+        (lambda z, t: F.nll_loss(F.log_softmax(z, dim=1), t), r"F\.nll_loss"),
+        (L.cross_entropy, r"course_lib\.scratch\.losses\.cross_entropy"),
+    ],
+)
 def test_cross_entropy_refuses_the_built_in_however_reached(answer, name):
     fails(ex4.check_cross_entropy, answer, f"your loss calls {name}, which does the whole job")
 
@@ -274,11 +313,18 @@ def log_of_softmax(logits, targets):  # stable softmax, then its log: underflows
 @pytest.mark.parametrize(
     "answer, message",
     [
-        (lambda z, t: -torch.log(torch.softmax(z, 1)[torch.arange(len(t)), t]).mean()
-         if z.abs().max() < 100 else -torch.log(torch.exp(z) / torch.exp(z).sum(1, keepdim=True))[torch.arange(len(t)), t].mean(),
-         r"for logits \[1000, 0, -1000\] with the true class 0 your loss is nan: exp\(1000\) overflows"),
-        (log_of_softmax,
-         r"with the true class 2, the smallest logit, your loss is inf.*log\(0\) = -inf.*Never take the log of a softmax"),
+        (
+            lambda z, t: (
+                -torch.log(torch.softmax(z, 1)[torch.arange(len(t)), t]).mean()
+                if z.abs().max() < 100
+                else -torch.log(torch.exp(z) / torch.exp(z).sum(1, keepdim=True))[torch.arange(len(t)), t].mean()
+            ),
+            r"for logits \[1000, 0, -1000\] with the true class 0 your loss is nan: exp\(1000\) overflows",
+        ),
+        (
+            log_of_softmax,
+            r"with the true class 2, the smallest logit, your loss is inf.*log\(0\) = -inf.*Never take the log of a softmax",
+        ),
         (lambda z, t: -manual_cross_entropy(z, t), r"the negative of the right value"),
         (lambda z, t: manual_cross_entropy(torch.softmax(z, 1), t), r"applied softmax and then a cross-entropy"),
         (lambda z, t: -torch.log_softmax(z, 1).mean(), r"averaged -log p over every class"),
@@ -289,9 +335,16 @@ def log_of_softmax(logits, targets):  # stable softmax, then its log: underflows
         (lambda z, t: manual_cross_entropy(z, t) + 0.1, r"your loss is .*, expected"),
         (lambda z, t: manual_cross_entropy(z, t.fill_(0)), r"changed its input `t` in place"),
         (lambda z, t: manual_cross_entropy(z, t) / 0 * 0, r"on ordinary logits your loss is nan"),
-        (lambda z, t: (z - z.max() - torch.log(torch.exp(z - z.max()).sum(1, keepdim=True)))
-         .gather(1, t[:, None]).neg().mean(), r"each row alone gives a finite loss, but the batch gives -inf: you "
-                                              r"subtracted the max of the whole tensor.*each row's own max"),
+        (
+            lambda z, t: (
+                (z - z.max() - torch.log(torch.exp(z - z.max()).sum(1, keepdim=True)))
+                .gather(1, t[:, None])
+                .neg()
+                .mean()
+            ),
+            r"each row alone gives a finite loss, but the batch gives -inf: you "
+            r"subtracted the max of the whole tensor.*each row's own max",
+        ),
     ],
 )
 def test_cross_entropy_names_the_mistake(answer, message):
@@ -325,8 +378,9 @@ def test_smoothed_targets():
 def test_smoothed_targets_give_torch_label_smoothing():
     logits, targets = torch.randn(4, 3, generator=torch.Generator().manual_seed(0)), torch.tensor([0, 2, 1, 2])
     soft = smoothed(targets, 3, 0.1)
-    torch.testing.assert_close(-(soft * torch.log_softmax(logits, 1)).sum(1).mean(),
-                               F.cross_entropy(logits, targets, label_smoothing=0.1))
+    torch.testing.assert_close(
+        -(soft * torch.log_softmax(logits, 1)).sum(1).mean(), F.cross_entropy(logits, targets, label_smoothing=0.1)
+    )
 
 
 # ----------------------------------------------------------------------------- ch04: KL

@@ -2,6 +2,7 @@
 
 The root conftest sets COURSE_STRICT_EXERCISES=1, so a wrong answer raises ExerciseFailed.
 """
+
 import numpy as np
 import pytest
 import torch
@@ -10,8 +11,7 @@ from course_lib.exercises import ExerciseFailed
 from course_lib.exercises import ch05_optimizers as ex
 
 
-def stub_momentum(theta, velocity, grad, lr, mu):
-    ...
+def stub_momentum(theta, velocity, grad, lr, mu): ...
 
 
 def stub_adam(m, v, t, beta1, beta2):
@@ -99,22 +99,32 @@ def momentum_in_place(theta, velocity, grad, lr, mu):  # what torch.optim does i
         (lambda th, v, g, lr, mu: (th + lr * (mu * v + g), mu * v + g), r"theta moved uphill"),
         (lambda th, v, g, lr, mu: (th - lr * (v + g), v + g), r"not multiplied by mu, so it never fades"),
         (lambda th, v, g, lr, mu: (th - lr * (mu * g + v), mu * g + v), r"mu multiplies the wrong term"),
-        (lambda th, v, g, lr, mu: (th - lr * (mu * v + (1 - mu) * g), mu * v + (1 - mu) * g),
-         r"exponential moving average.*Adam's first moment.*dampening"),
-        (lambda th, v, g, lr, mu: (th - (mu * v + lr * g), mu * v + lr * g),
-         r"learning rate inside the velocity.*Sutskever.*Keras"),
+        (
+            lambda th, v, g, lr, mu: (th - lr * (mu * v + (1 - mu) * g), mu * v + (1 - mu) * g),
+            r"exponential moving average.*Adam's first moment.*dampening",
+        ),
+        (
+            lambda th, v, g, lr, mu: (th - (mu * v + lr * g), mu * v + lr * g),
+            r"learning rate inside the velocity.*Sutskever.*Keras",
+        ),
         (lambda th, v, g, lr, mu: (th - lr * (mu * v + g), mu * v), r"new_velocity has the wrong values"),
         (lambda th, v, g, lr, mu: (th - lr * g, mu * v + g), r"new_theta has the wrong values"),
-        (lambda th, v, g, lr, mu: th - lr * (mu * v + g),
-         r"should return 2 things, \(new_theta, new_velocity\); it returned a tensor of shape \(4,\)"),
+        (
+            lambda th, v, g, lr, mu: th - lr * (mu * v + g),
+            r"should return 2 things, \(new_theta, new_velocity\); it returned a tensor of shape \(4,\)",
+        ),
         (momentum_in_place, r"changed its input `theta` in place"),
-        (lambda th, v, g, lr, mu: (th - lr * (mu * v + g), (mu * v + g) * float("nan")),
-         r"new_velocity contains NaN in every entry"),
+        (
+            lambda th, v, g, lr, mu: (th - lr * (mu * v + g), (mu * v + g) * float("nan")),
+            r"new_velocity contains NaN in every entry",
+        ),
         (lambda th, v, g, lr, mu: None, r"your function's result is None"),
         (lambda th, v, g, lr, mu: ((th - lr * (mu * v + g)).tolist(), mu * v + g), r"new_theta is a list"),
         (lambda th, v, g, lr, mu: (None, mu * v + g), r"new_theta is None"),
-        (lambda th, v, g, lr, mu: ((th - lr * (mu * v + g))[None], mu * v + g),
-         r"new_theta has shape \(1, 4\); it should have the shape of theta, \(4,\)"),
+        (
+            lambda th, v, g, lr, mu: ((th - lr * (mu * v + g))[None], mu * v + g),
+            r"new_theta has shape \(1, 4\); it should have the shape of theta, \(4,\)",
+        ),
     ],
 )
 def test_momentum_names_the_mistake(answer, message):
@@ -139,10 +149,13 @@ def test_momentum_error_inside_the_learners_code_is_reported():
     def broken(theta, velocity, grad, lr, mu):
         return theta - lr * undefined_name  # noqa: F821
 
-    with pytest.raises(ExerciseFailed, match=r"broken\(theta: \(4,\) float64 tensor, velocity: \(4,\) float64 "
-                                             r"tensor, grad: \(4,\) float64 tensor, lr: 0\.1, mu: 0\.9\) raised "
-                                             r"NameError: name 'undefined_name' is not defined \(in your line `return "
-                                             r"theta - lr \* undefined_name"):
+    with pytest.raises(
+        ExerciseFailed,
+        match=r"broken\(theta: \(4,\) float64 tensor, velocity: \(4,\) float64 "
+        r"tensor, grad: \(4,\) float64 tensor, lr: 0\.1, mu: 0\.9\) raised "
+        r"NameError: name 'undefined_name' is not defined \(in your line `return "
+        r"theta - lr \* undefined_name",
+    ):
         ex.check_momentum_update(broken)
 
 
@@ -162,10 +175,14 @@ def test_adam_bias_correction_accepts_the_formula(capsys):
     [
         (lambda m, v, t, b1, b2: (m, v), r"at t = 1 you returned m and v unchanged"),
         (lambda m, v, t, b1, b2: (m / (1 - b2**t), v / (1 - b1**t)), r"the betas are swapped"),
-        (lambda m, v, t, b1, b2: (m / (1 - b1 ** (t + 1)), v / (1 - b2 ** (t + 1))),
-         r"at t = 1 the power is off by one"),
-        (lambda m, v, t, b1, b2: (m / (1 - b1 ** max(t - 1, 1)), v / (1 - b2 ** max(t - 1, 1))),
-         r"at t = 3 the power is off by one"),
+        (
+            lambda m, v, t, b1, b2: (m / (1 - b1 ** (t + 1)), v / (1 - b2 ** (t + 1))),
+            r"at t = 1 the power is off by one",
+        ),
+        (
+            lambda m, v, t, b1, b2: (m / (1 - b1 ** max(t - 1, 1)), v / (1 - b2 ** max(t - 1, 1))),
+            r"at t = 3 the power is off by one",
+        ),
         (lambda m, v, t, b1, b2: (m / b1**t, v / b2**t), r"you divided by beta\^t; divide by \(1 - beta\^t\)"),
         (lambda m, v, t, b1, b2: (m * (1 - b1**t), v * (1 - b2**t)), r"you multiplied by \(1 - beta\^t\); divide"),
         (lambda m, v, t, b1, b2: (m / (1 - b1**t), (v / (1 - b2**t)).sqrt()), r"v_hat is the square root"),
@@ -204,6 +221,7 @@ def test_learning_rate_bounds_accepts_the_right_pair(capsys):
 
 def test_learning_rate_bounds_are_what_gradient_descent_does():
     """1/L lands on the minimum in one step; just below 2/L converges, just above diverges."""
+
     def run(lr, steps=200):
         x = 3.0
         for _ in range(steps):
@@ -219,8 +237,12 @@ def test_learning_rate_bounds_are_what_gradient_descent_does():
     [
         (0.2, 0.1, r"your two answers are swapped"),
         (0.2, 0.4, r"used the coefficient 5 as the curvature.*f''\(x\) = L = 10"),
-        (0.1, 0.4, r"lr_one_step = 0\.1 is right, so you have L = 10\. But lr_diverges_above = 0\.4 is not.*"
-                   r"at lr = 0\.4 that factor is -3\.0, so GD already diverges below your limit"),
+        (
+            0.1,
+            0.4,
+            r"lr_one_step = 0\.1 is right, so you have L = 10\. But lr_diverges_above = 0\.4 is not.*"
+            r"at lr = 0\.4 that factor is -3\.0, so GD already diverges below your limit",
+        ),
         (0.1, 0.15, r"at lr = 0\.15 that factor is -0\.5, so GD still converges there"),
         (0.05, 0.2, r"lr_one_step = 0\.05 is not right\. One step gives x - lr \* 10 x"),
         (0.2, 0.2, r"lr_one_step = 0\.2 is not right\. That is the divergence limit"),

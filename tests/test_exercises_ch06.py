@@ -2,6 +2,7 @@
 
 The root conftest sets COURSE_STRICT_EXERCISES=1, so a wrong answer raises ExerciseFailed.
 """
+
 import math
 
 import numpy as np
@@ -20,8 +21,7 @@ def fails(checker, answer, match):
         checker(answer)
 
 
-def stub_step(model, x, y, loss_fn, optimizer):
-    ...
+def stub_step(model, x, y, loss_fn, optimizer): ...
 
 
 def stub_one(value):
@@ -30,8 +30,12 @@ def stub_one(value):
 
 @pytest.mark.parametrize(
     "checker, stub",
-    [(ex.check_train_step, stub_step), (ex.check_kaiming_std, stub_one),
-     (ex.check_precision_recall_from_confusion, stub_one), (ex.check_early_stopping, ...)],
+    [
+        (ex.check_train_step, stub_step),
+        (ex.check_kaiming_std, stub_one),
+        (ex.check_precision_recall_from_confusion, stub_one),
+        (ex.check_early_stopping, ...),
+    ],
 )
 def test_stubs_are_not_attempted(checker, stub, capsys):
     assert not checker(stub)
@@ -164,24 +168,30 @@ def test_train_step_accepts_the_five_lines(capsys):
     assert ex.check_train_step(zero_grad_first)
 
 
-@pytest.mark.parametrize("step, message", [
-    (no_zero_grad, r"step 2 is not: the gradients of the earlier steps were added.*optimizer\.zero_grad\(\)"),
-    (no_step, r"gradients were computed but the weights did not change: call optimizer\.step"),
-    (no_backward, r"no gradients were computed: call loss\.backward\(\)"),
-    (zero_grad_after_backward, r"you called optimizer\.zero_grad\(\) after loss\.backward\(\), which wiped them"),
-    (returns_tensor, r"loss\.item\(\)"),
-    (returns_nothing, r"train_step's result is None"),
-    (loss_after_step, r"should return the loss of this batch"),
-    (builds_its_own_optimizer, r"train_step builds a new optimizer instead of using the `optimizer` it is given"),
-    (hides_its_own_optimizer, r"train_step builds a new optimizer"),
-    (updates_by_hand, r"optimizer\.step\(\) was never called: you updated them by hand"),
-    (hard_codes_the_loss, r"train_step never called the loss_fn it was given: it computes a loss of its own choosing"),
-    (evaluates_the_model, r"the model ran in evaluation mode during the step \(model\.eval\(\)\)"),
-    (leaves_eval_mode, r"train_step left the model in evaluation mode"),
-    (steps_twice, r"ran optimizer\.step\(\) 2 times"),
-    (changes_the_batch, r"changed its input `x` in place"),
-    (lambda model, x, y, loss_fn, optimizer: "0.5", r"train_step never ran the model"),
-])
+@pytest.mark.parametrize(
+    "step, message",
+    [
+        (no_zero_grad, r"step 2 is not: the gradients of the earlier steps were added.*optimizer\.zero_grad\(\)"),
+        (no_step, r"gradients were computed but the weights did not change: call optimizer\.step"),
+        (no_backward, r"no gradients were computed: call loss\.backward\(\)"),
+        (zero_grad_after_backward, r"you called optimizer\.zero_grad\(\) after loss\.backward\(\), which wiped them"),
+        (returns_tensor, r"loss\.item\(\)"),
+        (returns_nothing, r"train_step's result is None"),
+        (loss_after_step, r"should return the loss of this batch"),
+        (builds_its_own_optimizer, r"train_step builds a new optimizer instead of using the `optimizer` it is given"),
+        (hides_its_own_optimizer, r"train_step builds a new optimizer"),
+        (updates_by_hand, r"optimizer\.step\(\) was never called: you updated them by hand"),
+        (
+            hard_codes_the_loss,
+            r"train_step never called the loss_fn it was given: it computes a loss of its own choosing",
+        ),
+        (evaluates_the_model, r"the model ran in evaluation mode during the step \(model\.eval\(\)\)"),
+        (leaves_eval_mode, r"train_step left the model in evaluation mode"),
+        (steps_twice, r"ran optimizer\.step\(\) 2 times"),
+        (changes_the_batch, r"changed its input `x` in place"),
+        (lambda model, x, y, loss_fn, optimizer: "0.5", r"train_step never ran the model"),
+    ],
+)
 def test_train_step_names_the_mistake(step, message):
     fails(ex.check_train_step, step, message)
 
@@ -214,22 +224,48 @@ def test_precision_recall_from_confusion():
 
     assert ex.check_precision_recall_from_confusion(good)
     fails(ex.check_precision_recall_from_confusion, lambda m: good(m)[::-1], "swapped")
-    fails(ex.check_precision_recall_from_confusion, lambda m: (good(m)[1], good(m)[1]), "precision divides by the row sums")
-    fails(ex.check_precision_recall_from_confusion, lambda m: (good(m)[0], good(m)[0]), "recall divides by the column sums")
-    fails(ex.check_precision_recall_from_confusion, lambda m: (good(m)[0] * 0.5, good(m)[1]), r"precision should be \[0\.833")
-    fails(ex.check_precision_recall_from_confusion, lambda m: good(m)[0],
-          r"should return 2 things, \(precision, recall\); it returned a tensor of shape \(3,\)")
+    fails(
+        ex.check_precision_recall_from_confusion,
+        lambda m: (good(m)[1], good(m)[1]),
+        "precision divides by the row sums",
+    )
+    fails(
+        ex.check_precision_recall_from_confusion,
+        lambda m: (good(m)[0], good(m)[0]),
+        "recall divides by the column sums",
+    )
+    fails(
+        ex.check_precision_recall_from_confusion,
+        lambda m: (good(m)[0] * 0.5, good(m)[1]),
+        r"precision should be \[0\.833",
+    )
+    fails(
+        ex.check_precision_recall_from_confusion,
+        lambda m: good(m)[0],
+        r"should return 2 things, \(precision, recall\); it returned a tensor of shape \(3,\)",
+    )
     fails(ex.check_precision_recall_from_confusion, lambda m: (good(m)[0][:2], good(m)[1]), r"shape \(2,\)")
-    fails(ex.check_precision_recall_from_confusion, lambda m: (m.diagonal() // m.sum(0), m.diagonal() // m.sum(1)),
-          r"precision holds whole numbers \(torch\.int64\): \[0\.0, 0\.0, 0\.0\]\. Integer division")
-    fails(ex.check_precision_recall_from_confusion,
-          lambda m: (m.diagonal().float() // m.sum(0), m.diagonal().float() // m.sum(1)),
-          r"every fraction was rounded down to a whole number\. // is floor division")
-    fails(ex.check_precision_recall_from_confusion, lambda m: (good(m)[0] * float("nan"), good(m)[1]),
-          r"precision contains NaN in every entry")
+    fails(
+        ex.check_precision_recall_from_confusion,
+        lambda m: (m.diagonal() // m.sum(0), m.diagonal() // m.sum(1)),
+        r"precision holds whole numbers \(torch\.int64\): \[0\.0, 0\.0, 0\.0\]\. Integer division",
+    )
+    fails(
+        ex.check_precision_recall_from_confusion,
+        lambda m: (m.diagonal().float() // m.sum(0), m.diagonal().float() // m.sum(1)),
+        r"every fraction was rounded down to a whole number\. // is floor division",
+    )
+    fails(
+        ex.check_precision_recall_from_confusion,
+        lambda m: (good(m)[0] * float("nan"), good(m)[1]),
+        r"precision contains NaN in every entry",
+    )
     fails(ex.check_precision_recall_from_confusion, lambda m: good(m.fill_diagonal_(1)), r"changed its input `m`")
-    fails(ex.check_precision_recall_from_confusion, lambda m: (m.diagonal() / m.sum(1), m.diagonal() / m.sum(1)),
-          r"precision divides by the row sums")
+    fails(
+        ex.check_precision_recall_from_confusion,
+        lambda m: (m.diagonal() / m.sum(1), m.diagonal() / m.sum(1)),
+        r"precision divides by the row sums",
+    )
 
 
 # ----------------------------------------------------------------------------- 4. early stopping

@@ -2,6 +2,7 @@
 
 The root conftest sets COURSE_STRICT_EXERCISES=1, so a wrong answer raises ExerciseFailed.
 """
+
 import numpy as np
 import pytest
 import torch
@@ -18,14 +19,17 @@ def fails(checker, answer, match):
         checker(answer)
 
 
-def stub_corr2d(image, kernel):
-    ...
+def stub_corr2d(image, kernel): ...
 
 
 @pytest.mark.parametrize(
     "checker, stub",
-    [(ex.check_shapes, ...), (ex.check_conv_parameters, ...), (ex.check_corr2d, stub_corr2d),
-     (ex.check_edge_kernel, ...)],
+    [
+        (ex.check_shapes, ...),
+        (ex.check_conv_parameters, ...),
+        (ex.check_corr2d, stub_corr2d),
+        (ex.check_edge_kernel, ...),
+    ],
 )
 def test_stubs_are_not_attempted(checker, stub, capsys):
     assert not checker(stub)
@@ -44,28 +48,39 @@ def test_shapes_right_answer_matches_torch(capsys):
     assert "flattening the last gives 400 features" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("answer, match", [
-    ([(8, 13, 13), (8, 6, 6), (16, 4, 4)], r"layer 1 should give \(8, 14, 14\).*left out the padding.*or forgot the \+ 1"),
-    ([(8, 28, 28), (8, 14, 14), (16, 12, 12)], "layer 1 .*left out the stride"),
-    ([(8, 15, 15), (8, 7, 7), (16, 5, 5)], "layer 1 .*rounded up"),
-    ([(8, 14, 14), (8, 13, 13), (16, 11, 11)], "layer 2 .*left out the stride.*stride defaults to its kernel size"),
-    ([(8, 14, 14), (8, 7, 7), (16, 4, 4)], r"layer 3 .*forgot the \+ 1"),
-    ([(8, 14, 14), (8, 7, 7), (16, 7, 7)], r"layer 3 .*use floor.*loses kernel - 1 = 2 pixels"),
-    ([(8, 14, 14), (8, 7, 6), (16, 5, 5)], r"layer 2 should give \(8, 7, 7\), you wrote \(8, 7, 6\)"),
-    ([(1, 14, 14), (1, 7, 7), (16, 5, 5)], "layer 1 has 1 channels .* but 8: a convolution outputs out_channels"),
-    ([(8, 14, 14), (16, 7, 7), (16, 5, 5)], "layer 2 .*pooling keeps the number of channels"),
-    ([(8, 14, 14), (8, 7, 7)], "three"),
-    ([(8, 14), (8, 7, 7), (16, 5, 5)], "three"),
-    (42, "list of three"),
-    ([(14, 14, 8), (7, 7, 8), (5, 5, 16)],
-     r"you wrote the shapes as \(height, width, channels\), e\.g\. \(14, 14, 8\): the channels-last order of Keras"),
-    ([(8, 14, 14), (7, 7, 8), (16, 5, 5)], r"layer 2 should give \(8, 7, 7\), you wrote \(7, 7, 8\): that is \(height, "
-                                          r"width, channels\)"),
-    ([("8", 14, 14), (8, 7, 7), (16, 5, 5)], r"a size in layer 1's shape is the text '8', not a number"),
-    ([(8, 14.5, 14), (8, 7, 7), (16, 5, 5)], r"is 14\.5; it should be a whole number"),
-    ("8, 14, 14", r"list of three"),
-    (None, r"shapes is None"),
-])
+@pytest.mark.parametrize(
+    "answer, match",
+    [
+        (
+            [(8, 13, 13), (8, 6, 6), (16, 4, 4)],
+            r"layer 1 should give \(8, 14, 14\).*left out the padding.*or forgot the \+ 1",
+        ),
+        ([(8, 28, 28), (8, 14, 14), (16, 12, 12)], "layer 1 .*left out the stride"),
+        ([(8, 15, 15), (8, 7, 7), (16, 5, 5)], "layer 1 .*rounded up"),
+        ([(8, 14, 14), (8, 13, 13), (16, 11, 11)], "layer 2 .*left out the stride.*stride defaults to its kernel size"),
+        ([(8, 14, 14), (8, 7, 7), (16, 4, 4)], r"layer 3 .*forgot the \+ 1"),
+        ([(8, 14, 14), (8, 7, 7), (16, 7, 7)], r"layer 3 .*use floor.*loses kernel - 1 = 2 pixels"),
+        ([(8, 14, 14), (8, 7, 6), (16, 5, 5)], r"layer 2 should give \(8, 7, 7\), you wrote \(8, 7, 6\)"),
+        ([(1, 14, 14), (1, 7, 7), (16, 5, 5)], "layer 1 has 1 channels .* but 8: a convolution outputs out_channels"),
+        ([(8, 14, 14), (16, 7, 7), (16, 5, 5)], "layer 2 .*pooling keeps the number of channels"),
+        ([(8, 14, 14), (8, 7, 7)], "three"),
+        ([(8, 14), (8, 7, 7), (16, 5, 5)], "three"),
+        (42, "list of three"),
+        (
+            [(14, 14, 8), (7, 7, 8), (5, 5, 16)],
+            r"you wrote the shapes as \(height, width, channels\), e\.g\. \(14, 14, 8\): the channels-last order of Keras",
+        ),
+        (
+            [(8, 14, 14), (7, 7, 8), (16, 5, 5)],
+            r"layer 2 should give \(8, 7, 7\), you wrote \(7, 7, 8\): that is \(height, "
+            r"width, channels\)",
+        ),
+        ([("8", 14, 14), (8, 7, 7), (16, 5, 5)], r"a size in layer 1's shape is the text '8', not a number"),
+        ([(8, 14.5, 14), (8, 7, 7), (16, 5, 5)], r"is 14\.5; it should be a whole number"),
+        ("8, 14, 14", r"list of three"),
+        (None, r"shapes is None"),
+    ],
+)
 def test_shapes_wrong_answers(answer, match):
     fails(ex.check_shapes, answer, match)
 
@@ -78,8 +93,11 @@ def test_conv_parameters():
     fails(ex.check_conv_parameters, 4624, "one bias per output channel")
     fails(ex.check_conv_parameters, 32 * 16 * 3 + 32, "9 weights per input channel, not 3")
     fails(ex.check_conv_parameters, 1000, "not it. Count per filter")
-    fails(ex.check_conv_parameters, "4640",
-          r"conv_parameters is the text '4640', not a number: write the number without quotes")
+    fails(
+        ex.check_conv_parameters,
+        "4640",
+        r"conv_parameters is the text '4640', not a number: write the number without quotes",
+    )
     fails(ex.check_conv_parameters, 4640.5, r"is 4640\.5; it should be a whole number")
     fails(ex.check_conv_parameters, torch.tensor([4608, 32]), r"should be a number, got a tensor of shape \(2,\)")
     assert ex.check_conv_parameters(np.int64(4640))
@@ -93,7 +111,7 @@ def good_corr2d(image, kernel):
     out = torch.zeros(image.shape[0] - kh + 1, image.shape[1] - kw + 1, dtype=image.dtype)
     for i in range(out.shape[0]):
         for j in range(out.shape[1]):
-            out[i, j] = (image[i:i + kh, j:j + kw] * kernel).sum()
+            out[i, j] = (image[i : i + kh, j : j + kw] * kernel).sum()
     return out
 
 
@@ -125,7 +143,7 @@ def i_and_j_swapped(image, kernel):  # out[j, i] on a square output: the shape c
     out = torch.zeros(image.shape[0] - kh + 1, image.shape[1] - kw + 1, dtype=image.dtype)
     for i in range(out.shape[0]):
         for j in range(out.shape[1]):
-            out[j, i] = (image[i:i + kh, j:j + kw] * kernel).sum()
+            out[j, i] = (image[i : i + kh, j : j + kw] * kernel).sum()
     return out
 
 
@@ -153,31 +171,44 @@ def test_corr2d_accepts_loops_and_vectorised():
     assert ex.check_corr2d(vectorised_corr2d)
 
 
-@pytest.mark.parametrize("answer, match", [
-    (flipped, "true convolution: you flipped the kernel"),
-    (padded_same, r"input's shape \(5, 5\).*H - kH \+ 1"),
-    (off_by_one, r"one short in each direction.*range\(H - kH \+ 1\)"),
-    (transposed, r"has the right shape, but it is the transpose of the right answer.*You swapped i and j"),
-    (i_and_j_swapped, r"corr2d\(image 5x5, kernel 3x3\) has the right shape, but it is the transpose"),
-    (transposed_when_not_square, r"kernel 2x3\) has shape \(6, 5\).*rows and columns are swapped"),
-    (wrong_values, r"the value at \(2, 2\) is"),
-    (forgot_return, r"is None\. Did you forget `return out`"),
-    (lambda image, kernel: F.conv2d(image[None, None], kernel[None, None])[0, 0],
-     r"corr2d calls torch\.conv2d \(also spelled F\.conv2d\)"),
-    (lambda image, kernel: torch.conv2d(image[None, None], kernel[None, None])[0, 0], r"corr2d calls torch\.conv2d"),
-    (lambda image, kernel: scratch_conv2d(image[None, None], kernel[None, None])[0, 0],
-     r"corr2d calls course_lib\.scratch\.layers\.conv2d"),
-    (lambda image, kernel: good_corr2d(image, kernel) * float("nan"), r"contains NaN in every entry"),
-    (lambda image, kernel: good_corr2d(image.mul_(2), kernel), r"changed its input `image` in place"),
-    (lambda image, kernel: "out", r"is the text 'out'; it should be a tensor of shape \(3, 3\)"),
-])
+@pytest.mark.parametrize(
+    "answer, match",
+    [
+        (flipped, "true convolution: you flipped the kernel"),
+        (padded_same, r"input's shape \(5, 5\).*H - kH \+ 1"),
+        (off_by_one, r"one short in each direction.*range\(H - kH \+ 1\)"),
+        (transposed, r"has the right shape, but it is the transpose of the right answer.*You swapped i and j"),
+        (i_and_j_swapped, r"corr2d\(image 5x5, kernel 3x3\) has the right shape, but it is the transpose"),
+        (transposed_when_not_square, r"kernel 2x3\) has shape \(6, 5\).*rows and columns are swapped"),
+        (wrong_values, r"the value at \(2, 2\) is"),
+        (forgot_return, r"is None\. Did you forget `return out`"),
+        (
+            lambda image, kernel: F.conv2d(image[None, None], kernel[None, None])[0, 0],
+            r"corr2d calls torch\.conv2d \(also spelled F\.conv2d\)",
+        ),
+        (
+            lambda image, kernel: torch.conv2d(image[None, None], kernel[None, None])[0, 0],
+            r"corr2d calls torch\.conv2d",
+        ),
+        (
+            lambda image, kernel: scratch_conv2d(image[None, None], kernel[None, None])[0, 0],
+            r"corr2d calls course_lib\.scratch\.layers\.conv2d",
+        ),
+        (lambda image, kernel: good_corr2d(image, kernel) * float("nan"), r"contains NaN in every entry"),
+        (lambda image, kernel: good_corr2d(image.mul_(2), kernel), r"changed its input `image` in place"),
+        (lambda image, kernel: "out", r"is the text 'out'; it should be a tensor of shape \(3, 3\)"),
+    ],
+)
 def test_corr2d_wrong_answers(answer, match):
     fails(ex.check_corr2d, answer, match)
 
 
 def test_corr2d_that_raises_is_reported():
-    with pytest.raises(ExerciseFailed, match=r"crashes\(image: \(5, 5\) float64 tensor, kernel: \(3, 3\) float64 "
-                                             r"tensor\) raised RuntimeError: .* \(in your line `return image @ kernel"):
+    with pytest.raises(
+        ExerciseFailed,
+        match=r"crashes\(image: \(5, 5\) float64 tensor, kernel: \(3, 3\) float64 "
+        r"tensor\) raised RuntimeError: .* \(in your line `return image @ kernel",
+    ):
         ex.check_corr2d(crashes)
 
 
@@ -186,27 +217,33 @@ def test_shapes_arithmetic_is_the_scratch_formula():
 
 
 # ----------------------------------------------------------------------------- 4. edge kernel
-@pytest.mark.parametrize("kernel", [
-    [[-1, -2, -1], [0, 0, 0], [1, 2, 1]],
-    [[-1, -1, -1], [0, 0, 0], [1, 1, 1]],
-    [[0, -1, 0], [0, 1, 0], [0, 0, 0]],
-    torch.tensor([[-0.5, -0.5, -0.5], [0.0, 0.0, 0.0], [0.5, 0.5, 0.5]]),
-])
+@pytest.mark.parametrize(
+    "kernel",
+    [
+        [[-1, -2, -1], [0, 0, 0], [1, 2, 1]],
+        [[-1, -1, -1], [0, 0, 0], [1, 1, 1]],
+        [[0, -1, 0], [0, 1, 0], [0, 0, 0]],
+        torch.tensor([[-0.5, -0.5, -0.5], [0.0, 0.0, 0.0], [0.5, 0.5, 0.5]]),
+    ],
+)
 def test_edge_kernel_accepts_horizontal_edge_detectors(kernel):
     assert ex.check_edge_kernel(kernel)
 
 
-@pytest.mark.parametrize("kernel, match", [
-    ([[1, 2, 1], [0, 0, 0], [-1, -2, -1]], "opposite edge. Flip its sign"),
-    ([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], "does not respond to a horizontal edge"),
-    ([[-1, -2, -1], [0, 1, 0], [1, 2, 1]], "weights add up to 1"),
-    ([[0, 0, 0], [0, 1, 0], [0, 0, 0]], "weights add up to 1"),
-    ([[-2, -1, 0], [0, 0, 0], [0, 1, 2]], "also responds to a vertical edge"),
-    ([[0, 0, 0], [0, 0, 0], [0, 0, 0]], "all zeros"),
-    ([[1, -1], [1, -1]], r"shape \(2, 2\), expected \(3, 3\)"),
-    ([[float("nan")] * 3] * 3, "inf or NaN"),
-    ("sobel", r"your kernel is the text 'sobel'"),
-    ([[1, 2, 3], [4, 5]], r"could not be read as numbers"),
-])
+@pytest.mark.parametrize(
+    "kernel, match",
+    [
+        ([[1, 2, 1], [0, 0, 0], [-1, -2, -1]], "opposite edge. Flip its sign"),
+        ([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], "does not respond to a horizontal edge"),
+        ([[-1, -2, -1], [0, 1, 0], [1, 2, 1]], "weights add up to 1"),
+        ([[0, 0, 0], [0, 1, 0], [0, 0, 0]], "weights add up to 1"),
+        ([[-2, -1, 0], [0, 0, 0], [0, 1, 2]], "also responds to a vertical edge"),
+        ([[0, 0, 0], [0, 0, 0], [0, 0, 0]], "all zeros"),
+        ([[1, -1], [1, -1]], r"shape \(2, 2\), expected \(3, 3\)"),
+        ([[float("nan")] * 3] * 3, "inf or NaN"),
+        ("sobel", r"your kernel is the text 'sobel'"),
+        ([[1, 2, 3], [4, 5]], r"could not be read as numbers"),
+    ],
+)
 def test_edge_kernel_wrong_answers(kernel, match):
     fails(ex.check_edge_kernel, kernel, match)

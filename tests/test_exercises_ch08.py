@@ -1,8 +1,9 @@
 """Chapter 08's checkers accept right answers, name the usual mistakes, refuse the built-ins and treat stubs as not
 attempted. The root conftest sets COURSE_STRICT_EXERCISES=1, so a wrong answer raises ExerciseFailed."""
+
+import pytest
 import torch
 import torch.nn.functional as F
-import pytest
 from torch import nn
 
 from course_lib import charlm
@@ -16,12 +17,12 @@ def fails(checker, answer, match):
         checker(answer)
 
 
-def stub(*args):
-    ...
+def stub(*args): ...
 
 
-@pytest.mark.parametrize("checker", [ex.check_lstm_step, ex.check_train_window, ex.check_clip_by_norm,
-                                     ex.check_temperature_probabilities])
+@pytest.mark.parametrize(
+    "checker", [ex.check_lstm_step, ex.check_train_window, ex.check_clip_by_norm, ex.check_temperature_probabilities]
+)
 def test_stubs_are_not_attempted(checker, capsys):
     assert not checker(stub)
     assert not checker(...)
@@ -36,8 +37,17 @@ def lstm_step(x, h, c, w_ih, w_hh, b_ih, b_hh):
     return torch.sigmoid(o) * torch.tanh(c_new), c_new
 
 
-def variant(order="ifgo", g_act=torch.tanh, tanh_c=True, input_gate=True, b_hh_used=True, swap=False, sig=None,
-            tanh=None, in_place=False):
+def variant(
+    order="ifgo",
+    g_act=torch.tanh,
+    tanh_c=True,
+    input_gate=True,
+    b_hh_used=True,
+    swap=False,
+    sig=None,
+    tanh=None,
+    in_place=False,
+):
     sig = sig or torch.sigmoid
     tanh = tanh or torch.tanh
 
@@ -52,6 +62,7 @@ def variant(order="ifgo", g_act=torch.tanh, tanh_c=True, input_gate=True, b_hh_u
             c_new = f * c + (i * g if input_gate else g)
         h_new = o * (tanh(c_new) if tanh_c else c_new)
         return (c_new, h_new) if swap else (h_new, c_new)
+
     return step
 
 
@@ -65,26 +76,36 @@ def test_lstm_step_right_answers():
     assert ex.check_lstm_step(variant(sig=lambda z: 0.5 * (1 + torch.tanh(z / 2))))
 
 
-@pytest.mark.parametrize("answer, match", [
-    (variant(order="ifog"), "order i, f, o, g"),
-    (variant(order="figo"), "swapped the input and forget gates"),
-    (variant(g_act=torch.sigmoid), "candidate g goes through tanh"),
-    (variant(tanh_c=False), "left out the tanh of the new cell state"),
-    (variant(input_gate=False), "without the input gate"),
-    (variant(b_hh_used=False), "left out b_hh"),
-    (variant(swap=True), r"you returned \(c_new, h_new\)"),
-    (variant(g_act=exp_tanh, tanh=exp_tanh), "NaN"),
-    (variant(in_place=True), "changed its input `c` in place"),
-    (lambda x, h, c, w_ih, w_hh, b_ih, b_hh: scratch_rnn.lstm_cell(x, (h, c), w_ih, w_hh, b_ih, b_hh),
-     "calls course_lib.scratch.rnn.lstm_cell"),
-    (lambda x, h, c, w_ih, w_hh, b_ih, b_hh: torch.lstm_cell(x, (h, c), w_ih, w_hh, b_ih, b_hh), "calls torch.lstm_cell"),
-    (lambda x, h, c, *w: (lambda cell: cell(x, (h, c)))(nn.LSTMCell(x.shape[1], h.shape[1]).to(x.dtype)),
-     "calls nn.LSTMCell"),
-    (lambda x, h, c, w_ih, w_hh, b_ih, b_hh: (x @ w_ih + h, c), "layout|shape"),
-    (lambda *args: None, "None"),
-    (lambda *args: lstm_step(*args)[0], r"h_new, c_new|two|2"),
-    (42, "should be a function"),
-])
+@pytest.mark.parametrize(
+    "answer, match",
+    [
+        (variant(order="ifog"), "order i, f, o, g"),
+        (variant(order="figo"), "swapped the input and forget gates"),
+        (variant(g_act=torch.sigmoid), "candidate g goes through tanh"),
+        (variant(tanh_c=False), "left out the tanh of the new cell state"),
+        (variant(input_gate=False), "without the input gate"),
+        (variant(b_hh_used=False), "left out b_hh"),
+        (variant(swap=True), r"you returned \(c_new, h_new\)"),
+        (variant(g_act=exp_tanh, tanh=exp_tanh), "NaN"),
+        (variant(in_place=True), "changed its input `c` in place"),
+        (
+            lambda x, h, c, w_ih, w_hh, b_ih, b_hh: scratch_rnn.lstm_cell(x, (h, c), w_ih, w_hh, b_ih, b_hh),
+            "calls course_lib.scratch.rnn.lstm_cell",
+        ),
+        (
+            lambda x, h, c, w_ih, w_hh, b_ih, b_hh: torch.lstm_cell(x, (h, c), w_ih, w_hh, b_ih, b_hh),
+            "calls torch.lstm_cell",
+        ),
+        (
+            lambda x, h, c, *w: (lambda cell: cell(x, (h, c)))(nn.LSTMCell(x.shape[1], h.shape[1]).to(x.dtype)),
+            "calls nn.LSTMCell",
+        ),
+        (lambda x, h, c, w_ih, w_hh, b_ih, b_hh: (x @ w_ih + h, c), "layout|shape"),
+        (lambda *args: None, "None"),
+        (lambda *args: lstm_step(*args)[0], r"h_new, c_new|two|2"),
+        (42, "should be a function"),
+    ],
+)
 def test_lstm_step_wrong_answers(answer, match):
     fails(ex.check_lstm_step, answer, match)
 
@@ -112,7 +133,7 @@ def scaled_by_largest(grads, max_norm):
 
 
 def float32_norm(grads, max_norm):
-    total = torch.sqrt(sum((g ** 2).sum() for g in grads))
+    total = torch.sqrt(sum((g**2).sum() for g in grads))
     return [g * min(1.0, max_norm / (float(total) + 1e-6)) for g in grads]
 
 
@@ -159,18 +180,21 @@ def test_clip_right_answers():
     assert ex.check_clip_by_norm(scaled_by_largest)
 
 
-@pytest.mark.parametrize("answer, match", [
-    (float32_norm, "overflowed to inf in float32"),
-    (per_tensor, "each gradient by its own norm"),
-    (by_value, "clipping by value"),
-    (always_scaled, "scaled them up"),
-    (no_sqrt, "square root"),
-    (in_place_clip, "changed its input `grads` in place"),
-    (with_torch, "calls torch.nn.utils.clip_grad_norm_"),
-    (with_total_norm, "calls torch.nn.utils.get_total_norm"),
-    (lambda grads, max_norm: torch.cat([g.flatten() for g in grads]), "list of"),
-    (lambda grads, max_norm: None, "None"),
-])
+@pytest.mark.parametrize(
+    "answer, match",
+    [
+        (float32_norm, "overflowed to inf in float32"),
+        (per_tensor, "each gradient by its own norm"),
+        (by_value, "clipping by value"),
+        (always_scaled, "scaled them up"),
+        (no_sqrt, "square root"),
+        (in_place_clip, "changed its input `grads` in place"),
+        (with_torch, "calls torch.nn.utils.clip_grad_norm_"),
+        (with_total_norm, "calls torch.nn.utils.get_total_norm"),
+        (lambda grads, max_norm: torch.cat([g.flatten() for g in grads]), "list of"),
+        (lambda grads, max_norm: None, "None"),
+    ],
+)
 def test_clip_wrong_answers(answer, match):
     fails(ex.check_clip_by_norm, answer, match)
 
@@ -256,17 +280,20 @@ def test_train_window_right_answers():
     assert ex.check_train_window(detaching_at_the_start)
 
 
-@pytest.mark.parametrize("answer, match", [
-    (no_detach, "still attached to this window's graph.*Trying to backward through the graph a second time"),
-    (retain_graph, "still attached to this window's graph"),
-    (detached_logits, "never the logits or the loss"),
-    (reset_every_window, "restarted every window from zeros"),
-    (no_zero_grad, "did not clear the gradients"),
-    (returns_old_state, "None|unchanged"),
-    (with_stateful, "uses course_lib.charlm.StatefulLM"),
-    (lambda model, x, y, state, optimizer: None, "None"),
-    ("train", "should be a function"),
-])
+@pytest.mark.parametrize(
+    "answer, match",
+    [
+        (no_detach, "still attached to this window's graph.*Trying to backward through the graph a second time"),
+        (retain_graph, "still attached to this window's graph"),
+        (detached_logits, "never the logits or the loss"),
+        (reset_every_window, "restarted every window from zeros"),
+        (no_zero_grad, "did not clear the gradients"),
+        (returns_old_state, "None|unchanged"),
+        (with_stateful, "uses course_lib.charlm.StatefulLM"),
+        (lambda model, x, y, state, optimizer: None, "None"),
+        ("train", "should be a function"),
+    ],
+)
 def test_train_window_wrong_answers(answer, match):
     fails(ex.check_train_window, answer, match)
 
@@ -331,23 +358,33 @@ def test_temperature_right_answers():
     assert ex.check_temperature_probabilities(temperature_probabilities)
 
 
-@pytest.mark.parametrize("answer, match", [
-    (naive, "exp of a large score overflows"),
-    (multiplied, "multiplied the scores by the temperature"),
-    (no_zero_case, "Temperature 0 means greedy"),
-    (after_softmax, "the temperature had no effect"),
-    (unnormalised, "add up to"),
-    (whole_batch, "over the whole batch"),
-    (in_place_division, "changed its input `logits` in place"),
-    (lambda logits, t: F.softmax(logits / t, dim=-1) if t else temperature_probabilities(logits, 0), "calls F.softmax"),
-    (lambda logits, t: (logits / t).softmax(-1) if t else temperature_probabilities(logits, 0), "calls x.softmax"),
-    (lambda logits, t: nn.Softmax(dim=-1)(logits / t) if t else temperature_probabilities(logits, 0),
-     "calls nn.Softmax"),
-    (lambda logits, t: charlm.sampling_probabilities(logits, t), "calls course_lib.charlm.sampling_probabilities"),
-    (lambda logits, t: (logits / t).log_softmax(-1).exp() if t else temperature_probabilities(logits, 0),
-     "calls x.log_softmax"),
-    (lambda logits, t: logits.tolist(), "is a list, not a torch.Tensor"),
-])
+@pytest.mark.parametrize(
+    "answer, match",
+    [
+        (naive, "exp of a large score overflows"),
+        (multiplied, "multiplied the scores by the temperature"),
+        (no_zero_case, "Temperature 0 means greedy"),
+        (after_softmax, "the temperature had no effect"),
+        (unnormalised, "add up to"),
+        (whole_batch, "over the whole batch"),
+        (in_place_division, "changed its input `logits` in place"),
+        (
+            lambda logits, t: F.softmax(logits / t, dim=-1) if t else temperature_probabilities(logits, 0),
+            "calls F.softmax",
+        ),
+        (lambda logits, t: (logits / t).softmax(-1) if t else temperature_probabilities(logits, 0), "calls x.softmax"),
+        (
+            lambda logits, t: nn.Softmax(dim=-1)(logits / t) if t else temperature_probabilities(logits, 0),
+            "calls nn.Softmax",
+        ),
+        (lambda logits, t: charlm.sampling_probabilities(logits, t), "calls course_lib.charlm.sampling_probabilities"),
+        (
+            lambda logits, t: (logits / t).log_softmax(-1).exp() if t else temperature_probabilities(logits, 0),
+            "calls x.log_softmax",
+        ),
+        (lambda logits, t: logits.tolist(), "is a list, not a torch.Tensor"),
+    ],
+)
 def test_temperature_wrong_answers(answer, match):
     fails(ex.check_temperature_probabilities, answer, match)
 
@@ -359,8 +396,8 @@ def test_exercises_registry_names_every_checker_once():
 
 def test_a_decorated_torch_function_written_in_python_is_refused_by_name():
     # clip_grad_norm_ is wrapped by torch's @_no_grad, so torch's dispatch never sees it: the watch reads its body.
-    from course_lib.exercises.core import call_learner, Forbidden
     from course_lib.exercises import Incorrect
+    from course_lib.exercises.core import Forbidden, call_learner
 
     forbidden = Forbidden({"clip_grad_norm_": torch.nn.utils.clip_grad_norm_}, "uses {name}")
     param = nn.Parameter(torch.ones(3))

@@ -2,6 +2,7 @@
 
 The root conftest sets COURSE_STRICT_EXERCISES=1, so a wrong answer raises ExerciseFailed.
 """
+
 import copy
 
 import numpy as np
@@ -19,12 +20,12 @@ def fails(checker, answer, match):
         checker(answer)
 
 
-def stub(*args):
-    ...
+def stub(*args): ...
 
 
-@pytest.mark.parametrize("checker", [ex.check_save_and_reload, ex.check_resume, ex.check_mismatched_keys,
-                                     ex.check_export_matches])
+@pytest.mark.parametrize(
+    "checker", [ex.check_save_and_reload, ex.check_resume, ex.check_mismatched_keys, ex.check_export_matches]
+)
 def test_stubs_are_not_attempted_and_other_types_are_named(checker, capsys):
     assert not checker(stub)
     assert "⏳" in capsys.readouterr().out
@@ -120,14 +121,19 @@ def test_resume_accepts_the_right_answer_and_names_each_mistake():
             return load_checkpoint(path, model)["epoch"] + 1
 
     fails(ex.check_resume, model_only, "optimizer's state was not restored")
-    fails(ex.check_resume, lambda path, model, optimizer: load_checkpoint(path, model, optimizer)["epoch"],
-          "7 is the epoch the checkpoint finished")
-    fails(ex.check_resume, lambda path, model, optimizer: load_checkpoint(path, model, optimizer),
-          "returned the dict")
+    fails(
+        ex.check_resume,
+        lambda path, model, optimizer: load_checkpoint(path, model, optimizer)["epoch"],
+        "7 is the epoch the checkpoint finished",
+    )
+    fails(ex.check_resume, lambda path, model, optimizer: load_checkpoint(path, model, optimizer), "returned the dict")
     fails(ex.check_resume, lambda path, model, optimizer: 8, "does not hold the saved weights")
     fails(ex.check_resume, lambda path, model, optimizer: torch.load(path, weights_only=True), "raised")
-    fails(ex.check_resume, lambda path, model, optimizer: float(load_checkpoint(path, model, optimizer)["epoch"] + 1),
-          "whole number, not a float")
+    fails(
+        ex.check_resume,
+        lambda path, model, optimizer: float(load_checkpoint(path, model, optimizer)["epoch"] + 1),
+        "whole number, not a float",
+    )
 
 
 # ----------------------------------------------------------------------------- 3. mismatched keys

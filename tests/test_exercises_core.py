@@ -1,4 +1,5 @@
 """The feedback machinery every checker shares: verdicts, learner calls, forbidden built-ins, loops, answers."""
+
 import sys
 
 import numpy as np
@@ -39,8 +40,7 @@ def check_double(fn):
     return "well done."
 
 
-def _stub(x):
-    ...  # your code here
+def _stub(x): ...  # your code here
 
 
 def _pass_stub(x):
@@ -124,8 +124,10 @@ def test_run_checker_refuses_a_plain_function():
 
 
 # ----------------------------------------------------------------------------- forbidden built-ins
-SOFTMAX = Forbidden({**torch_spellings("softmax"), "nn.Softmax": nn.Softmax,
-                     "scratch softmax": scratch_activations.softmax}, "you called {name}")
+SOFTMAX = Forbidden(
+    {**torch_spellings("softmax"), "nn.Softmax": nn.Softmax, "scratch softmax": scratch_activations.softmax},
+    "you called {name}",
+)
 ALIAS = F.softmax
 MODULE_BUILT_BEFORE = nn.Softmax(dim=-1)
 
@@ -146,20 +148,23 @@ def _own_softmax(x):
     return e / e.sum(dim=-1, keepdim=True)
 
 
-@pytest.mark.parametrize("fn, name", [
-    (lambda x: torch.softmax(x, -1), "torch.softmax"),
-    (lambda x: F.softmax(x, dim=-1), "F.softmax"),
-    (lambda x: x.softmax(-1), "x.softmax()"),
-    (lambda x: torch.special.softmax(x, -1), "torch.special.softmax"),
-    (lambda x: ALIAS(x, dim=-1), "F.softmax"),
-    (MODULE_BUILT_BEFORE, "nn.Softmax"),
-    (lambda x: nn.Softmax(dim=-1)(x), "nn.Softmax"),
-    (_helper, "torch.softmax"),
-    (_swallows_the_error, "torch.softmax"),
-    (scratch_activations.softmax, "scratch softmax"),
-    (lambda x: torch.ops.aten._softmax(x, -1, False), "torch.ops.aten._softmax"),
-    (lambda x: torch.ops.aten.softmax.int(x, -1), "torch.ops.aten.softmax"),
-])
+@pytest.mark.parametrize(
+    "fn, name",
+    [
+        (lambda x: torch.softmax(x, -1), "torch.softmax"),
+        (lambda x: F.softmax(x, dim=-1), "F.softmax"),
+        (lambda x: x.softmax(-1), "x.softmax()"),
+        (lambda x: torch.special.softmax(x, -1), "torch.special.softmax"),
+        (lambda x: ALIAS(x, dim=-1), "F.softmax"),
+        (MODULE_BUILT_BEFORE, "nn.Softmax"),
+        (lambda x: nn.Softmax(dim=-1)(x), "nn.Softmax"),
+        (_helper, "torch.softmax"),
+        (_swallows_the_error, "torch.softmax"),
+        (scratch_activations.softmax, "scratch softmax"),
+        (lambda x: torch.ops.aten._softmax(x, -1, False), "torch.ops.aten._softmax"),
+        (lambda x: torch.ops.aten.softmax.int(x, -1), "torch.ops.aten.softmax"),
+    ],
+)
 def test_a_forbidden_function_is_refused_however_it_is_reached(fn, name):
     with pytest.raises(Incorrect, match=f"^you called {name.replace('(', '[(]').replace(')', '[)]')}$"):
         call_learner(fn, torch.randn(3, 4), forbidden=SOFTMAX)
@@ -191,8 +196,16 @@ def test_allowed_code_runs_and_everything_is_restored_afterwards():
 
 def test_torch_spellings_lists_every_public_spelling():
     names = set(torch_spellings("softmax", "sigmoid"))
-    assert {"torch.softmax", "F.softmax", "torch.special.softmax", "x.softmax()", "torch.sigmoid", "F.sigmoid",
-            "x.sigmoid()", "x.sigmoid_()"} <= names
+    assert {
+        "torch.softmax",
+        "F.softmax",
+        "torch.special.softmax",
+        "x.softmax()",
+        "torch.sigmoid",
+        "F.sigmoid",
+        "x.sigmoid()",
+        "x.sigmoid_()",
+    } <= names
 
 
 # ----------------------------------------------------------------------------- inputs left unchanged
@@ -248,8 +261,14 @@ def test_python_steps_grow_with_the_input_when_the_code_loops(fn):
     assert large > small + core.LOOP_ALLOWANCE
 
 
-@pytest.mark.parametrize("fn", [lambda x: x / x.norm(dim=1, keepdim=True), lambda x: F.normalize(x, dim=1),
-                                lambda x: x / (x**2).sum(dim=-1, keepdim=True).sqrt()])
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda x: x / x.norm(dim=1, keepdim=True),
+        lambda x: F.normalize(x, dim=1),
+        lambda x: x / (x**2).sum(dim=-1, keepdim=True).sqrt(),
+    ],
+)
 def test_python_steps_do_not_grow_for_vectorised_code(fn):
     counts = {python_steps(fn, torch.randn(n, n)) for n in (3, 30, 300)}
     assert len(counts) == 1
@@ -273,35 +292,45 @@ def test_expect_helpers_messages():
     expect_equal((2, 3), (2, 3))
 
 
-@pytest.mark.parametrize("answer, message", [
-    (torch.tensor([[1.0, 2.0], [float("nan"), 4.0]]), r"contains NaN at index \(1, 0\)\. NaN comes from 0/0"),
-    (torch.full((2, 2), float("nan")), r"contains NaN in every entry \(all 4\)"),
-    (torch.tensor(float("nan")), r"your answer contains NaN\. NaN comes from"),
-    (torch.tensor([[1.0, float("inf")], [3.0, 4.0]]),
-     r"contains inf at index \(0, 1\), where the right answer is finite"),
-])
+@pytest.mark.parametrize(
+    "answer, message",
+    [
+        (torch.tensor([[1.0, 2.0], [float("nan"), 4.0]]), r"contains NaN at index \(1, 0\)\. NaN comes from 0/0"),
+        (torch.full((2, 2), float("nan")), r"contains NaN in every entry \(all 4\)"),
+        (torch.tensor(float("nan")), r"your answer contains NaN\. NaN comes from"),
+        (
+            torch.tensor([[1.0, float("inf")], [3.0, 4.0]]),
+            r"contains inf at index \(0, 1\), where the right answer is finite",
+        ),
+    ],
+)
 def test_nan_and_inf_are_named_not_reported_as_a_difference(answer, message):
     expected = torch.tensor([[1.0, 2.0], [3.0, 4.0]]) if answer.dim() else torch.tensor(1.0)
     with pytest.raises(Incorrect, match=message):
         expect_close(answer, expected)
 
 
-@pytest.mark.parametrize("value", [3, 3.0, np.float32(3.0), np.float64(3.0), np.int64(3), np.array(3.0),
-                                   torch.tensor(3.0), torch.tensor([3])])
+@pytest.mark.parametrize(
+    "value",
+    [3, 3.0, np.float32(3.0), np.float64(3.0), np.int64(3), np.array(3.0), torch.tensor(3.0), torch.tensor([3])],
+)
 def test_expect_number_accepts_every_kind_of_number(value):
     assert expect_number(value) == 3.0
     assert expect_whole_number(value) == 3
 
 
-@pytest.mark.parametrize("value, message", [
-    (None, r"is None"),
-    ("6", r"is the text '6', not a number: write the number without quotes"),
-    (torch.tensor([1.0, 2.0]), r"should be a number, got a tensor of shape \(2,\)"),
-    (np.array([1.0, 2.0]), r"should be a number, got an array of shape \(2,\)"),
-    ([1, 2], r"should be a number, got a list"),
-    (True, r"should be a number, got a bool"),
-    (float("nan"), r"is NaN \(not a number\)"),
-])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        (None, r"is None"),
+        ("6", r"is the text '6', not a number: write the number without quotes"),
+        (torch.tensor([1.0, 2.0]), r"should be a number, got a tensor of shape \(2,\)"),
+        (np.array([1.0, 2.0]), r"should be a number, got an array of shape \(2,\)"),
+        ([1, 2], r"should be a number, got a list"),
+        (True, r"should be a number, got a bool"),
+        (float("nan"), r"is NaN \(not a number\)"),
+    ],
+)
 def test_expect_number_names_what_it_got(value, message):
     with pytest.raises(Incorrect, match=message):
         expect_number(value)

@@ -1,6 +1,7 @@
 """The exercises of notebooks 00-10 as a grader sees them: each chapter's registry matches the checker calls in
 its notebook, every official solution passes its checker (run here in-process, the quick twin of the nbval run),
 and no answer of the wrong kind makes a checker fail in an unforeseen way."""
+
 import ast
 import importlib
 import json
@@ -13,8 +14,19 @@ from course_lib.config import PROJECT_ROOT
 from course_lib.exercises.core import FAILED, NOT_ATTEMPTED, PASSED, Exercise, run_checker
 
 NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").glob("[01][0-9]_*.ipynb"))
-CHAPTERS = ["ch00_start_here", "ch01_tensors", "ch02_autograd", "ch03_activations", "ch04_losses",
-            "ch05_optimizers", "ch06_mlp", "ch07_cnn", "ch08_rnn", "ch09_vae", "ch10_save_load"]
+CHAPTERS = [
+    "ch00_start_here",
+    "ch01_tensors",
+    "ch02_autograd",
+    "ch03_activations",
+    "ch04_losses",
+    "ch05_optimizers",
+    "ch06_mlp",
+    "ch07_cnn",
+    "ch08_rnn",
+    "ch09_vae",
+    "ch10_save_load",
+]
 
 
 def _cells(path):
@@ -38,18 +50,34 @@ def _checker_calls(path):
         if cell["cell_type"] != "code":
             continue
         for node in ast.walk(ast.parse(_code(cell))):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
-                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "ex" \
-                    and node.func.attr.startswith("check_"):
-                assert all(isinstance(arg, ast.Name) for arg in node.args) and not node.keywords, \
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "ex"
+                and node.func.attr.startswith("check_")
+            ):
+                assert all(isinstance(arg, ast.Name) for arg in node.args) and not node.keywords, (
                     f"{path.name}: {node.func.attr} must be called with plain variable names, for a grader"
+                )
                 calls.append((node.func.attr, tuple(arg.id for arg in node.args)))
     return calls
 
 
 def test_every_chapter_00_to_10_has_a_notebook():
-    assert [p.stem for p in NOTEBOOKS] == ["00_start_here", "01_tensors", "02_autograd", "03_activations",
-                                           "04_losses", "05_optimizers", "06_mlp", "07_cnn", "08_rnn", "09_vae", "10_save_load"]
+    assert [p.stem for p in NOTEBOOKS] == [
+        "00_start_here",
+        "01_tensors",
+        "02_autograd",
+        "03_activations",
+        "04_losses",
+        "05_optimizers",
+        "06_mlp",
+        "07_cnn",
+        "08_rnn",
+        "09_vae",
+        "10_save_load",
+    ]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -77,8 +105,10 @@ def test_every_official_solution_passes_its_checker(path, capsys):
         if "solution" in cell["metadata"].get("tags", []):
             code = ast.parse(_code(cell))
         else:
-            code = ast.Module(body=[node for node in ast.parse(_code(cell)).body
-                                    if isinstance(node, (ast.Import, ast.ImportFrom))], type_ignores=[])
+            code = ast.Module(
+                body=[node for node in ast.parse(_code(cell)).body if isinstance(node, (ast.Import, ast.ImportFrom))],
+                type_ignores=[],
+            )
         exec(compile(code, path.stem, "exec"), namespace)
     assert "❌" not in capsys.readouterr().out
     for entry in _chapter_module(path).EXERCISES:
@@ -88,16 +118,39 @@ def test_every_official_solution_passes_its_checker(path, capsys):
 
 def _wrong_kinds():
     nan = float("nan")
-    values = [None, "6", nan, True, object(), [1, 2], {"a": 1}, torch.tensor([1.0, 2.0]), torch.tensor(nan),
-              torch.full((3, 3), nan), torch.zeros(0)]
-    functions = [lambda *a: None, lambda *a: "6", lambda *a: nan, lambda *a: torch.tensor(nan), lambda *a: object(),
-                 lambda *a: [1, 2], lambda *a: (torch.zeros(1), "x"), lambda *a: 1 / 0, lambda: 1,
-                 lambda *a: a[0] if a else None]
+    values = [
+        None,
+        "6",
+        nan,
+        True,
+        object(),
+        [1, 2],
+        {"a": 1},
+        torch.tensor([1.0, 2.0]),
+        torch.tensor(nan),
+        torch.full((3, 3), nan),
+        torch.zeros(0),
+    ]
+    functions = [
+        lambda *a: None,
+        lambda *a: "6",
+        lambda *a: nan,
+        lambda *a: torch.tensor(nan),
+        lambda *a: object(),
+        lambda *a: [1, 2],
+        lambda *a: (torch.zeros(1), "x"),
+        lambda *a: 1 / 0,
+        lambda: 1,
+        lambda *a: a[0] if a else None,
+    ]
     return values + functions
 
 
-EVERY_EXERCISE = [(chapter, entry) for chapter in CHAPTERS
-                  for entry in importlib.import_module(f"course_lib.exercises.{chapter}").EXERCISES]
+EVERY_EXERCISE = [
+    (chapter, entry)
+    for chapter in CHAPTERS
+    for entry in importlib.import_module(f"course_lib.exercises.{chapter}").EXERCISES
+]
 
 
 @pytest.mark.parametrize("chapter, entry", EVERY_EXERCISE, ids=lambda v: v.id if isinstance(v, Exercise) else v)
@@ -117,9 +170,11 @@ def test_in_a_real_kernel_an_error_names_the_learners_own_line():
     import nbformat
     from nbclient import NotebookClient
 
-    cells = ["import os\nos.environ['COURSE_STRICT_EXERCISES'] = '0'\nimport torch\n"
-             "from course_lib.exercises import ch03_activations as ex",
-             "def softmax(x):\n    e = torch.exp(x)\n    return e / e.sum(dim=-1)\n\n\nex.check_softmax(softmax)"]
+    cells = [
+        "import os\nos.environ['COURSE_STRICT_EXERCISES'] = '0'\nimport torch\n"
+        "from course_lib.exercises import ch03_activations as ex",
+        "def softmax(x):\n    e = torch.exp(x)\n    return e / e.sum(dim=-1)\n\n\nex.check_softmax(softmax)",
+    ]
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in cells])
     NotebookClient(nb, timeout=120, kernel_name="python3").execute()
     text = "".join(output.get("text", "") for output in nb.cells[1].outputs)

@@ -1,9 +1,15 @@
 """Chapter 04's race: cross-entropy recovers from a confidently wrong start, MSE on a sigmoid does not."""
+
 import pytest
 import torch
 
 from course_lib.experiments.ce_vs_mse import (
-    CLASSIFICATION_LOSSES, RaceHistory, make_two_blobs, mse_on_sigmoid, train_ce_vs_mse)
+    CLASSIFICATION_LOSSES,
+    RaceHistory,
+    make_two_blobs,
+    mse_on_sigmoid,
+    train_ce_vs_mse,
+)
 
 
 def test_cross_entropy_wins_the_race_from_a_confidently_wrong_start():
@@ -26,9 +32,11 @@ def test_the_race_is_plain_gradient_descent_on_logistic_regression():
         p = torch.sigmoid(x @ w + b)
         grad_w, grad_b = ((p - y)[:, None] * x).mean(0), float((p - y).mean())
         assert history.accuracy["cross-entropy (BCE with logits)"][step] == pytest.approx(
-            float(((x @ w + b > 0).double() == y).double().mean()))
+            float(((x @ w + b > 0).double() == y).double().mean())
+        )
         assert history.grad_norm["cross-entropy (BCE with logits)"][step] == pytest.approx(
-            float(torch.cat([grad_w, torch.tensor([grad_b], dtype=torch.float64)]).norm()), rel=1e-5)
+            float(torch.cat([grad_w, torch.tensor([grad_b], dtype=torch.float64)]).norm()), rel=1e-5
+        )
         w, b = w - 0.1 * grad_w, b - 0.1 * grad_b
 
 
@@ -46,8 +54,9 @@ def test_mse_on_sigmoid_and_its_vanishing_gradient():
 
 def test_race_history_records_accuracy_before_the_step_and_the_gradient_norm():
     history = RaceHistory()
-    history.record("run", torch.tensor([2.0, -1.0, 0.5, -3.0]), torch.tensor([1.0, 1.0, 0.0, 0.0]),
-                   torch.tensor([3.0, 4.0]))
+    history.record(
+        "run", torch.tensor([2.0, -1.0, 0.5, -3.0]), torch.tensor([1.0, 1.0, 0.0, 0.0]), torch.tensor([3.0, 4.0])
+    )
     assert history.accuracy == {"run": [0.5]} and history.grad_norm == {"run": [5.0]}
 
 

@@ -1,4 +1,5 @@
 """Chapter 07's kernels and feature maps: responses match torch, the border adds no edge, hooks see the layer."""
+
 import pytest
 import torch
 import torch.nn.functional as F

@@ -1,4 +1,5 @@
 """Chapter 05's network race: one model and the same batches per optimizer, trained by fit."""
+
 import pytest
 import torch
 
@@ -27,8 +28,9 @@ def test_compare_on_network_gives_each_optimizer_the_same_start_and_batches():
         assert history.epochs == 2 and history["train_loss"][-1] < history["train_loss"][0]
         assert set(result.test[name]) == {"loss", "accuracy"} and 0.1 < result.test[name]["accuracy"] <= 1
     # a fresh loader with the same seed, one optimizer alone: exactly the same run
-    again = compare_on_network({"Adam": makers["Adam"]}, lambda: MLP(hidden=(32,)), _loaders()[0], epochs=2,
-                               device="cpu")
+    again = compare_on_network(
+        {"Adam": makers["Adam"]}, lambda: MLP(hidden=(32,)), _loaders()[0], epochs=2, device="cpu"
+    )
     assert again.batch_losses["Adam"] == result.batch_losses["Adam"] and again.test == {}
     table = result.table()
     assert table.splitlines()[0].split() == ["optimizer", "last", "train", "loss", "test", "loss", "test", "acc"]
@@ -44,8 +46,15 @@ def test_the_race_is_what_fit_does_with_each_optimizer_by_hand():
     result = compare_on_network(makers, lambda: MLP(hidden=(16,)), train, seed=1, device="cpu")
     seed_everything(1)
     model = MLP(hidden=(16,))
-    by_hand = fit(model, _loaders(seed=3)[0], torch.nn.functional.cross_entropy, makers["momentum"](
-        list(model.parameters())), epochs=1, device="cpu", progress=False)
+    by_hand = fit(
+        model,
+        _loaders(seed=3)[0],
+        torch.nn.functional.cross_entropy,
+        makers["momentum"](list(model.parameters())),
+        epochs=1,
+        device="cpu",
+        progress=False,
+    )
     assert result.histories["momentum"]["train_loss"] == pytest.approx(by_hand["train_loss"])
 
 

@@ -1,4 +1,5 @@
 """Chapter 05's optimizer race on 2-D surfaces: the surfaces, the runs, divergence, the standard optimizers."""
+
 import pytest
 import torch
 
@@ -34,7 +35,8 @@ def test_gradients_match_the_formulas_by_hand():
     x, y = -1.3, 0.7
     assert R.SURFACES["bowl"].gradient((x, y)).tolist() == pytest.approx([0.2 * x, 4 * y])
     assert R.SURFACES["Rosenbrock"].gradient((x, y)).tolist() == pytest.approx(
-        [-2 * (1 - x) - 400 * x * (y - x**2), 200 * (y - x**2)])
+        [-2 * (1 - x) - 400 * x * (y - x**2), 200 * (y - x**2)]
+    )
     assert R.SURFACES["saddle"].gradient((x, y)).tolist() == pytest.approx([x, -y + y**3])
 
 
@@ -82,8 +84,10 @@ def test_sgd_trajectory_equals_a_hand_written_gradient_descent_loop(library):
         expected.append((x, y))
     assert trajectory.points.shape == (steps + 1, 2) and trajectory.losses.shape == (steps + 1,)
     torch.testing.assert_close(trajectory.points, torch.tensor(expected, dtype=torch.float64), rtol=1e-12, atol=1e-12)
-    torch.testing.assert_close(trajectory.losses, torch.tensor([(1 - a) ** 2 + 100 * (b - a * a) ** 2
-                                                                for a, b in expected], dtype=torch.float64))
+    torch.testing.assert_close(
+        trajectory.losses,
+        torch.tensor([(1 - a) ** 2 + 100 * (b - a * a) ** 2 for a, b in expected], dtype=torch.float64),
+    )
     assert not trajectory.diverged and trajectory.label(surface) == "SGD"
 
 
@@ -91,8 +95,9 @@ def test_scratch_and_torch_optimizers_race_identically():
     for name in SURFACE_NAMES:
         surface = R.SURFACES[name]
         ours = R.race(surface, R.standard_optimizers(surface.sgd_lr, surface.momentum, surface.adaptive_lr), 80)
-        theirs = R.race(surface, R.standard_optimizers(surface.sgd_lr, surface.momentum, surface.adaptive_lr,
-                                                       library="torch"), 80)
+        theirs = R.race(
+            surface, R.standard_optimizers(surface.sgd_lr, surface.momentum, surface.adaptive_lr, library="torch"), 80
+        )
         for key in R.OPTIMIZER_NAMES:
             assert ours[key].diverged_at == theirs[key].diverged_at
             torch.testing.assert_close(ours[key].points, theirs[key].points, rtol=1e-9, atol=1e-10)
@@ -104,8 +109,9 @@ def test_default_races_finish_and_momentum_beats_sgd_on_rosenbrock():
     assert not any(t.diverged for t in result.values())
     assert result["momentum"].losses[-1] < 0.1 * result["SGD"].losses[-1]
     bowl = R.SURFACES["bowl"]
-    assert not any(t.diverged for t in R.race(bowl, R.standard_optimizers(bowl.sgd_lr, bowl.momentum,
-                                                                          bowl.adaptive_lr)).values())
+    assert not any(
+        t.diverged for t in R.race(bowl, R.standard_optimizers(bowl.sgd_lr, bowl.momentum, bowl.adaptive_lr)).values()
+    )
 
 
 def test_sgd_escapes_the_saddle_slowly_and_reaches_a_minimum():
@@ -130,9 +136,16 @@ def test_divergence_is_stopped_and_labelled():
 
 
 def test_a_nan_loss_counts_as_divergence_too():
-    cliff = R.Surface(name="cliff", formula="x^2 + y^2 + sqrt(1 - x)",
-                      fn=lambda x, y: x**2 + y**2 + torch.sqrt(1 - x), start=(-0.5, 0.0),
-                      x_range=(-2.0, 2.0), y_range=(-2.0, 2.0), minima=(), min_value=0.0)
+    cliff = R.Surface(
+        name="cliff",
+        formula="x^2 + y^2 + sqrt(1 - x)",
+        fn=lambda x, y: x**2 + y**2 + torch.sqrt(1 - x),
+        start=(-0.5, 0.0),
+        x_range=(-2.0, 2.0),
+        y_range=(-2.0, 2.0),
+        minima=(),
+        min_value=0.0,
+    )
     trajectory = R.run_optimizer(cliff, lambda p: torch.optim.SGD(p, lr=2.0), 20, name="SGD")
     assert trajectory.diverged_at == 1 and len(trajectory.points) == 1
     assert trajectory.label(cliff) == "SGD (diverged at step 1)"

@@ -1,4 +1,5 @@
 """The BPTT experiment of chapter 08: gradients per time step, checked against a hand-unrolled RNN."""
+
 import pytest
 import torch
 
@@ -11,8 +12,9 @@ def test_matches_a_hand_unrolled_rnn():
     torch.manual_seed(3)
     layer = torch.nn.RNN(3, 5, batch_first=True).double()
     x = torch.randn(2, 12, 3, generator=torch.Generator().manual_seed(3), dtype=torch.float64, requires_grad=True)
-    outputs, _ = run_sequence(rnn_cell, x, None, layer.weight_ih_l0, layer.weight_hh_l0, layer.bias_ih_l0,
-                              layer.bias_hh_l0, batch_first=True)
+    outputs, _ = run_sequence(
+        rnn_cell, x, None, layer.weight_ih_l0, layer.weight_hh_l0, layer.bias_ih_l0, layer.bias_hh_l0, batch_first=True
+    )
     outputs[:, -1].sum().backward()
     assert norms.shape == (12,) and norms.dtype == torch.float64
     assert torch.allclose(norms, x.grad.norm(dim=(0, 2)))
@@ -38,12 +40,15 @@ def test_radius_is_what_it_says_and_results_repeat():
     assert torch.equal(state, torch.random.get_rng_state())  # the global generator is left alone
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(kind="transformer"), "kind must be"),
-    (dict(length=0), "length"),
-    (dict(radius=-1.0), "radius"),
-    (dict(kind="rnn", forget_bias=1.0), "a rnn has no forget gate"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(kind="transformer"), "kind must be"),
+        (dict(length=0), "length"),
+        (dict(radius=-1.0), "radius"),
+        (dict(kind="rnn", forget_bias=1.0), "a rnn has no forget gate"),
+    ],
+)
 def test_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         input_gradient_norms(**kwargs)

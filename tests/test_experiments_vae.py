@@ -1,4 +1,5 @@
 """Chapter 09's experiments: training a VAE through fit, its summary, the beta sweep, walking the latent space."""
+
 import numpy as np
 import pytest
 import torch
@@ -49,8 +50,9 @@ def test_train_vae_goes_through_fit_records_the_elbos_parts_and_repeats_from_its
 def test_train_vae_with_beta_and_the_pixel_mean_bug(images):
     train, _ = images
     history = train_vae(small_vae(), train, 1, beta=4.0, device="cpu", progress=False)
-    assert history["train_loss"][0] == pytest.approx(history["train_reconstruction"][0] + 4 * history["train_kl"][0],
-                                                     rel=1e-5)
+    assert history["train_loss"][0] == pytest.approx(
+        history["train_reconstruction"][0] + 4 * history["train_kl"][0], rel=1e-5
+    )
     buggy = train_vae(small_vae(), train, 1, loss=vae_loss_pixel_mean, device="cpu", progress=False)
     assert buggy["train_reconstruction"][0] < 1  # nats per pixel: the KL term (nats per image) outweighs it
 
@@ -79,8 +81,9 @@ def test_vae_summary_counts_the_kl_of_each_dimension_and_the_active_units(images
 
 def test_beta_sweep_trains_one_model_per_beta_and_round_trips_through_tensors(images):
     train, test = images
-    sweep = run_beta_sweep((0.0, 1.0, 50.0), train, test, 1, make_model=lambda: MLPVAE(4, 32), shown=3, sampled=5,
-                           progress=False)
+    sweep = run_beta_sweep(
+        (0.0, 1.0, 50.0), train, test, 1, make_model=lambda: MLPVAE(4, 32), shown=3, sampled=5, progress=False
+    )
     assert sweep.betas == [0.0, 1.0, 50.0]
     assert sweep.reconstructions.shape == (3, 3, 28, 28) and sweep.samples.shape == (3, 5, 28, 28)
     assert sweep.kl_per_dim.shape == (3, 4) and sweep.originals.shape == (3, 28, 28)

@@ -1,4 +1,5 @@
 """Chapter 03's vanishing-gradient experiment: the numbers match a stack built by hand, and the reading is right."""
+
 import pytest
 import torch
 

@@ -11,6 +11,7 @@ This test fails on the mechanism itself, whatever the machine's load: the client
 the shell channel but the cells' execute requests. It also times each cell's execute_reply against
 the kernel's "idle" status, which arrives at the same moment when nothing stalls.
 """
+
 import re
 import time
 from collections import Counter
@@ -36,18 +37,21 @@ from course_lib.models import MLP, SmallCNN
 x_test, y_test = load_mnist(train=False, limit=200)
 depth = 12
 """
-MODEL_FOR = {"06": "model = MLP()", "07": "model = SmallCNN()",
-             "08": "shipped = CharLM(load_shakespeare_chars().vocab, embed=8, hidden=16, layers=1)",
-             "09": "vae_2d = shipped_vae('ch09_vae_2d')\nmeans_2d = encode_means(vae_2d, x_test)",
-             # two small TensorBoard runs for the runs explorer to choose between
-             "10": "import tempfile\nfrom pathlib import Path\nfrom course_lib.tensorboard_logs import summary_writer\n"
-                   "work = Path(tempfile.mkdtemp())\n"
-                   "for run, rate in [('slow', 0.5), ('fast', 0.8)]:\n"
-                   "    writer = summary_writer(work / 'runs' / run)\n"
-                   "    for epoch in range(4):\n"
-                   "        writer.add_scalar('epoch/train_loss', rate ** epoch, epoch)\n"
-                   "        writer.add_scalar('batch/loss', rate ** epoch, epoch)\n"
-                   "    writer.close()"}
+MODEL_FOR = {
+    "06": "model = MLP()",
+    "07": "model = SmallCNN()",
+    "08": "shipped = CharLM(load_shakespeare_chars().vocab, embed=8, hidden=16, layers=1)",
+    "09": "vae_2d = shipped_vae('ch09_vae_2d')\nmeans_2d = encode_means(vae_2d, x_test)",
+    # two small TensorBoard runs for the runs explorer to choose between
+    "10": "import tempfile\nfrom pathlib import Path\nfrom course_lib.tensorboard_logs import summary_writer\n"
+    "work = Path(tempfile.mkdtemp())\n"
+    "for run, rate in [('slow', 0.5), ('fast', 0.8)]:\n"
+    "    writer = summary_writer(work / 'runs' / run)\n"
+    "    for epoch in range(4):\n"
+    "        writer.add_scalar('epoch/train_loss', rate ** epoch, epoch)\n"
+    "        writer.add_scalar('batch/loss', rate ** epoch, epoch)\n"
+    "    writer.close()",
+}
 EXPLORER_CALL = re.compile(r"(^|[\s.])\w+_explorer\(")
 
 
@@ -121,8 +125,14 @@ def test_explorer_cells_never_stall_under_nbclient():
                 late.append(f"{label}: the reply came {gap:.1f} s after the kernel went idle ({seconds:.1f} s in all)")
 
     others = Counter(kind for kind in sent if kind != "execute_request")
-    problems = late + ([f"the client sent {dict(others)} on the shell channel while cells ran: an explorer captured "
-                        "output into an Output widget (draw with course_lib.widgets.show_figure instead)"] if others else [])
+    problems = late + (
+        [
+            f"the client sent {dict(others)} on the shell channel while cells ran: an explorer captured "
+            "output into an Output widget (draw with course_lib.widgets.show_figure instead)"
+        ]
+        if others
+        else []
+    )
     assert not problems, "explorer cells can stall under nbclient:\n" + "\n".join(problems)
 
 

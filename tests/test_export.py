@@ -1,4 +1,5 @@
 """Exported models give PyTorch's outputs: ONNX through ONNX Runtime, torch.export without the class."""
+
 import copy
 import os
 import subprocess
@@ -88,14 +89,22 @@ def test_torch_export_round_trip_and_loading_without_the_class(model, images, tm
         np.testing.assert_allclose(load_program(path)(images).numpy(), pytorch_logits(model, images), atol=1e-6)
     np.save(tmp_path / "images.npy", images.numpy())
     np.save(tmp_path / "expected.npy", pytorch_logits(model, images))
-    script = ("import sys, numpy as np, torch\n"
-              f"program = torch.export.load({str(path)!r}).module()\n"
-              f"x = torch.from_numpy(np.load({str(tmp_path / 'images.npy')!r}))\n"
-              f"np.testing.assert_allclose(program(x).detach().numpy(), np.load({str(tmp_path / 'expected.npy')!r}),"
-              " atol=1e-6)\n"
-              "assert not any(name.startswith('course_lib') for name in sys.modules), 'course_lib was imported'\n")
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False,
-                          env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, cwd=tmp_path)
+    script = (
+        "import sys, numpy as np, torch\n"
+        f"program = torch.export.load({str(path)!r}).module()\n"
+        f"x = torch.from_numpy(np.load({str(tmp_path / 'images.npy')!r}))\n"
+        f"np.testing.assert_allclose(program(x).detach().numpy(), np.load({str(tmp_path / 'expected.npy')!r}),"
+        " atol=1e-6)\n"
+        "assert not any(name.startswith('course_lib') for name in sys.modules), 'course_lib was imported'\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
 
 
@@ -128,8 +137,9 @@ def test_predict_image_returns_the_class_pytorch_would_choose(model, onnx_file, 
     logits = pytorch_logits(model, torch.from_numpy(prepare_digit_image(digit)))[0]
     assert prediction.label == int(logits.argmax())
     assert prediction.probabilities.sum() == pytest.approx(1.0)
-    assert prediction.probability == pytest.approx(float(np.exp(logits - logits.max()).max()
-                                                         / np.exp(logits - logits.max()).sum()), rel=1e-5)
+    assert prediction.probability == pytest.approx(
+        float(np.exp(logits - logits.max()).max() / np.exp(logits - logits.max()).sum()), rel=1e-5
+    )
     assert predict_image(onnx_session(onnx_file), digit).label == prediction.label
 
 

@@ -5,6 +5,7 @@ A chapter glosses a term in its markdown as "English (中文)"; extra words insi
 ("the weights (the initialisation, 初始化)"). Only chapters that link the glossary are checked, so a new
 chapter is checked as soon as it links it: add a row "| English | 中文 | NN |" for each term it introduces.
 """
+
 from __future__ import annotations
 
 import re
@@ -81,7 +82,7 @@ def glosses(path) -> list[Gloss]:
     found = []
     for text in markdown(path):
         for match in GLOSS.finditer(text):
-            context = normalise(text[max(0, match.start() - ENGLISH_WINDOW):match.start()] + " " + match.group(1))
+            context = normalise(text[max(0, match.start() - ENGLISH_WINDOW) : match.start()] + " " + match.group(1))
             found += [Gloss(path.stem[:2], term, context) for term in chinese_parts(match.group(1))]
     return found
 
@@ -121,8 +122,15 @@ def test_the_glossary_is_a_well_formed_table():
 
 
 @pytest.mark.parametrize(
-    "path", [pytest.param(path, marks=pytest.mark.xfail(strict=True, reason="links the glossary on its own branch"))
-             if path.stem in NOT_LINKED_YET else path for path in NOTEBOOKS], ids=lambda p: p.stem)
+    "path",
+    [
+        pytest.param(path, marks=pytest.mark.xfail(strict=True, reason="links the glossary on its own branch"))
+        if path.stem in NOT_LINKED_YET
+        else path
+        for path in NOTEBOOKS
+    ],
+    ids=lambda p: p.stem,
+)
 def test_every_chapter_links_the_glossary(path):
     assert links_glossary(path), f"{path.name}: link the glossary where the first term is glossed: [...]({LINK})"
     assert (path.parent / LINK).resolve() == GLOSSARY
@@ -132,11 +140,14 @@ def test_every_chapter_links_the_glossary(path):
 def test_every_glossed_term_is_in_the_glossary_under_its_english_name(path):
     for gloss in glosses(path):
         row = row_of(gloss.term)
-        assert row is not None, (f"{path.name} glosses {gloss.term!r} ({gloss.context!r}), which is not in "
-                                 f"docs/glossary.md: add a row | English | {gloss.term} | {gloss.chapter} |")
+        assert row is not None, (
+            f"{path.name} glosses {gloss.term!r} ({gloss.context!r}), which is not in "
+            f"docs/glossary.md: add a row | English | {gloss.term} | {gloss.chapter} |"
+        )
         assert any(name in gloss.context for name in row.english_names), (
             f"{path.name} glosses {gloss.term!r} after {gloss.context!r}, but the glossary gives it for "
-            f"{row.english!r}: one of {sorted(row.english_names)} should stand just before the parentheses")
+            f"{row.english!r}: one of {sorted(row.english_names)} should stand just before the parentheses"
+        )
 
 
 def test_each_row_names_the_chapter_that_first_glosses_it():
@@ -148,18 +159,24 @@ def test_each_row_names_the_chapter_that_first_glosses_it():
         if glossed:
             assert row.chapter == min(glossed), (
                 f"{row.english} ({', '.join(sorted(row.terms))}) is first glossed in chapter {min(glossed)}, "
-                f"but the glossary says {row.chapter}")
+                f"but the glossary says {row.chapter}"
+            )
         elif row.chapter in linked_chapters:
-            raise AssertionError(f"the glossary says chapter {row.chapter} introduces {row.english} "
-                                 f"({', '.join(sorted(row.terms))}), but that chapter never glosses it")
+            raise AssertionError(
+                f"the glossary says chapter {row.chapter} introduces {row.english} "
+                f"({', '.join(sorted(row.terms))}), but that chapter never glosses it"
+            )
 
 
 def test_gloss_extraction():
     """The pattern reads what the chapters write, and nothing else."""
-    text = ("A tensor (张量) and the weights (the initialisation, 初始化); "
-            "**define-by-run** (动态图, \"eager\"); a plain remark (not Chinese); $H(p)\\text{, entropy (熵)}$")
+    text = (
+        "A tensor (张量) and the weights (the initialisation, 初始化); "
+        '**define-by-run** (动态图, "eager"); a plain remark (not Chinese); $H(p)\\text{, entropy (熵)}$'
+    )
     terms = [term for match in GLOSS.finditer(text) for term in chinese_parts(match.group(1))]
     assert terms == ["张量", "初始化", "动态图", "熵"]
-    assert Row("logits (unnormalised log-probabilities)", "logits, 未归一化的对数概率 (对数几率, log-odds)", "02").terms \
-        == {"未归一化的对数概率"}
+    assert Row(
+        "logits (unnormalised log-probabilities)", "logits, 未归一化的对数概率 (对数几率, log-odds)", "02"
+    ).terms == {"未归一化的对数概率"}
     assert Row("dimension, axis", "维度", "01").english_names == {"dimension", "axis"}

@@ -2,6 +2,7 @@
 kernel as data, and cannot be faked from inside a notebook. The class run grades real submissions (copies of
 chapter 01's student edition, most trimmed to their exercise cells to keep this test short) in real kernels: one
 grader run for the whole class, shared by the tests below."""
+
 import csv
 import json
 import linecache
@@ -53,8 +54,12 @@ def _run_in_process(notebook):
         source = _source(cell)
         if not cell["metadata"].get("exercise"):  # other cells: their imports only (nothing that trains)
             import ast
-            imports = [ast.get_source_segment(source, node) for node in ast.parse(source).body
-                       if isinstance(node, (ast.Import, ast.ImportFrom))]
+
+            imports = [
+                ast.get_source_segment(source, node)
+                for node in ast.parse(source).body
+                if isinstance(node, (ast.Import, ast.ImportFrom))
+            ]
             # not keras: TensorFlow loaded outside load_tensorflow() can crash a later torch optimizer (CONTRIBUTING)
             source = "\n".join(line for line in imports if "keras" not in line and "tensorflow" not in line)
         filename = f"<cell {number}>"
@@ -70,8 +75,13 @@ def _grade_in_process(chapter, namespace, tmp_path):
     for entry in chapter.exercises():
         path = tmp_path / f"{entry.id}.pt"
         torch.save(grading_answers.encode_answers(namespace, list(entry.names)), path)
-        results[entry.id] = _check_one(entry, path, grading_answers, __import__(
-            "course_lib.exercises.core", fromlist=["run_checker"]).run_checker, NOT_ATTEMPTED)
+        results[entry.id] = _check_one(
+            entry,
+            path,
+            grading_answers,
+            __import__("course_lib.exercises.core", fromlist=["run_checker"]).run_checker,
+            NOT_ATTEMPTED,
+        )
     return results
 
 
@@ -82,7 +92,8 @@ def test_the_grader_finds_every_chapter_with_exercises():
 
 @pytest.mark.parametrize("stem", sorted(CHAPTERS))
 def test_each_student_edition_filled_with_the_solutions_grades_all_passed_and_with_stubs_not_attempted(
-        stem, tmp_path, monkeypatch):
+    stem, tmp_path, monkeypatch
+):
     monkeypatch.setenv("COURSE_STRICT_EXERCISES", "0")  # the stubs print ⏳; nothing may raise
     chapter = CHAPTERS[stem]
     notebook = _load(stem)
@@ -138,6 +149,7 @@ array = np.arange(4.0)
     assert answers["table"] == {"a": (1, 2.5, None), 3: [torch.float64, torch.Size([2, 3])]}
     assert isinstance(answers["array"], np.ndarray) and answers["array"].tolist() == [0.0, 1.0, 2.0, 3.0]
     from course_lib.exercises.core.verdicts import _is_stub
+
     assert _is_stub(answers["unfinished"]) and not _is_stub(answers["square"])  # its source is readable again
 
 
@@ -164,17 +176,25 @@ def test_what_cannot_travel_is_named():
 
 
 def _cell(source, tags=()):
-    return {"cell_type": "code", "source": source, "metadata": {"tags": list(tags)}, "outputs": [],
-            "execution_count": None}
+    return {
+        "cell_type": "code",
+        "source": source,
+        "metadata": {"tags": list(tags)},
+        "outputs": [],
+        "execution_count": None,
+    }
 
 
 def test_answers_are_saved_after_the_last_checker_call_or_else_the_last_definition():
     exercises = CHAPTERS["01_tensors"].exercises()
-    cells = [_cell("import course_lib"), _cell("answer = ...\nex.check_grid_tensor(answer)"),
-             {"cell_type": "markdown", "source": "text", "metadata": {}},
-             _cell("answer = 1\nex.check_grid_tensor(answer)"),
-             _cell("def masked_mean(values, mask):\n    return values.mean(1)\n"),  # its checker call deleted
-             _cell("print('the end')")]
+    cells = [
+        _cell("import course_lib"),
+        _cell("answer = ...\nex.check_grid_tensor(answer)"),
+        {"cell_type": "markdown", "source": "text", "metadata": {}},
+        _cell("answer = 1\nex.check_grid_tensor(answer)"),
+        _cell("def masked_mean(values, mask):\n    return values.mean(1)\n"),  # its checker call deleted
+        _cell("print('the end')"),
+    ]
     plan = plan_captures(cells, exercises)
     assert plan[3] == {"grid_tensor": ["answer"]} and plan[4] == {"masked_mean": ["masked_mean"]}
     assert set(plan[5]) == {"flatten_per_example", "broadcast_predictions", "normalize_rows"}  # never defined
@@ -182,22 +202,44 @@ def test_answers_are_saved_after_the_last_checker_call_or_else_the_last_definiti
 
 def test_submissions_are_found_in_learner_folders_and_by_file_name(tmp_path):
     notebook = json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
-    for path in ("class/alice/01_tensors.ipynb", "class/alice/04_losses.ipynb", "class/bob_01_tensors.ipynb",
-                 "class/01_tensors-carol.ipynb", "class/notes.ipynb", "class/alice/.ipynb_checkpoints/x.ipynb"):
+    for path in (
+        "class/alice/01_tensors.ipynb",
+        "class/alice/04_losses.ipynb",
+        "class/bob_01_tensors.ipynb",
+        "class/01_tensors-carol.ipynb",
+        "class/notes.ipynb",
+        "class/alice/.ipynb_checkpoints/x.ipynb",
+    ):
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / path).write_text(notebook)
     submissions, skipped = find_submissions([tmp_path / "class"], CHAPTERS)
     assert sorted((s.learner, s.notebook) for s in submissions) == [
-        ("alice", "01_tensors"), ("alice", "04_losses"), ("bob", "01_tensors"), ("carol", "01_tensors")]
+        ("alice", "01_tensors"),
+        ("alice", "04_losses"),
+        ("bob", "01_tensors"),
+        ("carol", "01_tensors"),
+    ]
     assert len(skipped) == 1 and "notes.ipynb" in skipped[0]
 
 
 def test_the_report_counts_per_exercise_and_per_learner(tmp_path):
-    rows = [Row("ann", "01_tensors", "grid_tensor", PASSED, "ok"), Row("ann", "01_tensors", "masked_mean", FAILED, "no"),
-            Row("ben", "01_tensors", "grid_tensor", PASSED, "ok"),
-            Row("ben", "01_tensors", "masked_mean", NOT_ATTEMPTED, "…")]
-    runs = [{"learner": "ben", "notebook": "01_tensors", "status": "timed out", "cell": 7, "error_cells": [],
-             "seconds": 1, "changed_course_files": []}]
+    rows = [
+        Row("ann", "01_tensors", "grid_tensor", PASSED, "ok"),
+        Row("ann", "01_tensors", "masked_mean", FAILED, "no"),
+        Row("ben", "01_tensors", "grid_tensor", PASSED, "ok"),
+        Row("ben", "01_tensors", "masked_mean", NOT_ATTEMPTED, "…"),
+    ]
+    runs = [
+        {
+            "learner": "ben",
+            "notebook": "01_tensors",
+            "status": "timed out",
+            "cell": 7,
+            "error_cells": [],
+            "seconds": 1,
+            "changed_course_files": [],
+        }
+    ]
     write_report(rows, {"submissions": 2, "skipped": [], "seconds": 3, "runs": runs}, tmp_path)
     text = (tmp_path / "summary.md").read_text()
     assert "| 01_tensors | masked_mean | 0 | 1 | 1 |" in text and "| ann | 1/2 | 1/2 |" in text
@@ -213,14 +255,17 @@ SOLVED = {  # chapter 01's official answers, by exercise
     "grid_tensor": "answer = torch.arange(12, dtype=torch.float32).reshape(3, 4)\n",
     "flatten_per_example": "def flatten_per_example(x):\n    return x.flatten(start_dim=1)\n",
     "masked_mean": "def masked_mean(values, mask):\n    counts = mask.sum(dim=1).clamp(min=1)\n"
-                   "    return (values * mask).sum(dim=1) / counts\n",
+    "    return (values * mask).sum(dim=1) / counts\n",
     "broadcast_predictions": "predictions_of_shapes = [(8, 7, 6, 5), (5, 5), None, (2, 4, 3)]\n",
     "normalize_rows": "def normalize_rows(x):\n    return x / x.norm(dim=1, keepdim=True)\n",
 }
-CALLS = {"grid_tensor": "ex.check_grid_tensor(answer)", "flatten_per_example":
-         "ex.check_flatten_per_example(flatten_per_example)", "masked_mean": "ex.check_masked_mean(masked_mean)",
-         "broadcast_predictions": "ex.check_broadcast_predictions(predictions_of_shapes)",
-         "normalize_rows": "ex.check_normalize_rows(normalize_rows)"}
+CALLS = {
+    "grid_tensor": "ex.check_grid_tensor(answer)",
+    "flatten_per_example": "ex.check_flatten_per_example(flatten_per_example)",
+    "masked_mean": "ex.check_masked_mean(masked_mean)",
+    "broadcast_predictions": "ex.check_broadcast_predictions(predictions_of_shapes)",
+    "normalize_rows": "ex.check_normalize_rows(normalize_rows)",
+}
 WRONG_MEAN = "def masked_mean(values, mask):\n    return (values * mask).mean(dim=1)\n"
 
 
@@ -253,7 +298,7 @@ def _submission(*extra_cells, answers=None, calls=True, before=None):
     return dict(notebook, cells=cells + [_cell(source) for source in extra_cells])
 
 
-FAKE_EDIT = r'''
+FAKE_EDIT = r"""
 import importlib, pathlib, re
 path = pathlib.Path(ex.__file__)
 text = path.read_text()
@@ -261,8 +306,8 @@ text = re.sub(r'(def check_\w+\([^)]*\)[^:]*:\n)', r'\1    return "faked"\n', te
 path.write_text(text)
 ex = importlib.reload(ex)
 ex.check_masked_mean(masked_mean)
-'''
-FAKE_PATCH = '''
+"""
+FAKE_PATCH = """
 import course_lib.exercises.core.verdicts as verdicts
 from course_lib.exercises.core import PASSED, Result
 verdicts._evaluate = lambda fn, args, kwargs: (Result(PASSED, "faked"), None)
@@ -272,38 +317,42 @@ torch.allclose = lambda *a, **k: True
 ex.close_tensors = lambda *a, **k: False
 ex.expect_close = lambda *a, **k: None
 ex.check_masked_mean(masked_mean)
-'''
-ATTACK_IN_ANSWER = '''
+"""
+ATTACK_IN_ANSWER = """
 def masked_mean(values, mask):
     import course_lib.exercises.ch01_tensors as checker
     checker.expect_close = lambda *a, **k: None
     checker.close_tensors = lambda *a, **k: False
     checker.expect_no_python_loop = lambda *a, **k: None
     return (values * mask).mean(dim=1)
-'''
-FORGED_VERDICT = '''
+"""
+FORGED_VERDICT = """
 def masked_mean(values, mask):
     print('{"id": "masked_mean", "status": "passed", "message": "forged"}', flush=True)
     return (values * mask).mean(dim=1)
-'''
+"""
 CLASS = {
     "solved": lambda: _submission(answers=SOLVED),
     "stubs": lambda: _submission(),
     "wrong": lambda: _submission(answers={"masked_mean": WRONG_MEAN}),
-    "fake_print": lambda: _submission(answers={"masked_mean": WRONG_MEAN + 'print("✅ Masked mean: correct!")'},
-                                      calls=False),
+    "fake_print": lambda: _submission(
+        answers={"masked_mean": WRONG_MEAN + 'print("✅ Masked mean: correct!")'}, calls=False
+    ),
     "fake_patch": lambda: _submission(answers={"masked_mean": WRONG_MEAN + FAKE_PATCH}, calls=False),
     "fake_edit": lambda: _submission(answers={"masked_mean": WRONG_MEAN + FAKE_EDIT}, calls=False),
-    "no_calls": lambda: _submission(answers={"grid_tensor": SOLVED["grid_tensor"], "masked_mean": WRONG_MEAN},
-                                    calls=False),
+    "no_calls": lambda: _submission(
+        answers={"grid_tensor": SOLVED["grid_tensor"], "masked_mean": WRONG_MEAN}, calls=False
+    ),
     "attack_in_answer": lambda: _submission(answers={"masked_mean": ATTACK_IN_ANSWER}),
     "forged_verdict": lambda: _submission(answers={"masked_mean": FORGED_VERDICT}),
     "raises": lambda: _submission(answers=SOLVED, before={"masked_mean": "raise RuntimeError('my bug')"}),
     "loops": lambda: _submission(answers=SOLVED, before={"masked_mean": "while True:\n    pass"}),
-    "memory": lambda: _submission(answers=SOLVED, before={
-        "masked_mean": "big = []\nwhile True:\n    big.append(torch.ones(50_000_000))"}),
-    "killed": lambda: _submission(answers=SOLVED, before={
-        "broadcast_predictions": "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"}),
+    "memory": lambda: _submission(
+        answers=SOLVED, before={"masked_mean": "big = []\nwhile True:\n    big.append(torch.ones(50_000_000))"}
+    ),
+    "killed": lambda: _submission(
+        answers=SOLVED, before={"broadcast_predictions": "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"}
+    ),
 }
 TIME_LIMIT = 90  # seconds per notebook: the loop runs into it
 
@@ -313,8 +362,9 @@ def graded(tmp_path_factory):
     """Grade the class (plus chapter 01's whole student edition, filled and not) in one grader run, against a copy
     of course_lib, so that the notebook that edits a checker file edits the copy."""
     root = tmp_path_factory.mktemp("grading")
-    shutil.copytree(PROJECT_ROOT / "course_lib", root / "lib" / "course_lib",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        PROJECT_ROOT / "course_lib", root / "lib" / "course_lib", ignore=shutil.ignore_patterns("__pycache__")
+    )
     for learner, make in CLASS.items():
         (root / "class" / learner).mkdir(parents=True)
         (root / "class" / learner / "01_tensors.ipynb").write_text(json.dumps(make()))
@@ -323,9 +373,28 @@ def graded(tmp_path_factory):
     (root / "class" / "whole_stubs_01_tensors.ipynb").write_text(json.dumps(strip_solutions(full)[0]))
     env = dict(os.environ, PYTHONPATH=str(root / "lib"), COURSE_DATA_DIR=str(PROJECT_ROOT / "data"))
     out = root / "out"
-    process = subprocess.run([sys.executable, "-m", "course_lib", "grade", str(root / "class"), "--out", str(out),
-                              "--time-limit", str(TIME_LIMIT), "--memory-limit", "3000", "--jobs", "2"],
-                             env=env, capture_output=True, text=True, timeout=1800, check=False)
+    process = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "course_lib",
+            "grade",
+            str(root / "class"),
+            "--out",
+            str(out),
+            "--time-limit",
+            str(TIME_LIMIT),
+            "--memory-limit",
+            "3000",
+            "--jobs",
+            "2",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
     assert process.returncode == 0, process.stdout + process.stderr
     with (out / "grades.csv").open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))

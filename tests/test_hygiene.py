@@ -1,4 +1,5 @@
 """Project hygiene: notebooks committed clean and complete, pins consistent, no TensorFlow on import."""
+
 import json
 import re
 import subprocess
@@ -12,8 +13,19 @@ from course_lib.doctor import read_pins
 
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
 #: The chapters written so far, in course order.
-CHAPTERS = ["00_start_here", "01_tensors", "02_autograd", "03_activations", "04_losses", "05_optimizers",
-            "06_mlp", "07_cnn", "08_rnn", "09_vae", "10_save_load"]
+CHAPTERS = [
+    "00_start_here",
+    "01_tensors",
+    "02_autograd",
+    "03_activations",
+    "04_losses",
+    "05_optimizers",
+    "06_mlp",
+    "07_cnn",
+    "08_rnn",
+    "09_vae",
+    "10_save_load",
+]
 ALL = sorted(NOTEBOOKS.glob("*.ipynb"))
 
 
@@ -47,7 +59,9 @@ def test_notebook_follows_the_chapter_conventions(path):
     assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.lstrip().startswith("# ")
     assert "seed_everything(" in code, "every chapter seeds at the top"
     assert "os.environ" not in code, "notebooks ask course_lib (fast_or_full, is_fast), never os.environ"
-    assert not re.search(r"^\s*(import tensorflow|from tensorflow)", code, re.M), "import TensorFlow via load_tensorflow()"
+    assert not re.search(r"^\s*(import tensorflow|from tensorflow)", code, re.M), (
+        "import TensorFlow via load_tensorflow()"
+    )
     assert not re.search(r"class \w+\((torch\.utils\.data\.)?Dataset\)", code), "Dataset classes belong in course_lib"
     assert not re.search(r"\b(TODO|TBD|FIXME)\b", text)
     assert re.search(r"[\u4e00-\u9fff]", text), "key terms carry their Chinese names"
@@ -76,13 +90,17 @@ def test_every_solution_cell_follows_a_stub_with_the_same_checker(path):
     for i in solutions:
         checks = re.findall(r"(\w+\.check_\w+)\(", cells[i].source)
         assert checks, f"{path.name} cell {i}: a solution cell must call its checker"
-        before = "\n".join(cell.source for cell in cells[max(0, i - 3):i] if "solution" not in cell.metadata.get("tags", []))
+        before = "\n".join(
+            cell.source for cell in cells[max(0, i - 3) : i] if "solution" not in cell.metadata.get("tags", [])
+        )
         assert checks[-1] in before, f"{path.name} cell {i}: the learner's stub above must call {checks[-1]} too"
 
 
 def test_course_lib_imports_without_tensorflow():
-    code = ("import sys, course_lib, course_lib.data, course_lib.train, course_lib.plots, course_lib.doctor; "
-            "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
+    code = (
+        "import sys, course_lib, course_lib.data, course_lib.train, course_lib.plots, course_lib.doctor; "
+        "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -97,14 +115,27 @@ def test_binder_pins_equal_requirements():
 
 def test_required_packages_are_pinned():
     pins = read_pins()
-    for name in ("jupyterlab", "torch", "torchvision", "tensorflow", "matplotlib", "ipywidgets", "nbval",
-                 "numpy", "tqdm", "scikit-learn", "pytest"):
+    for name in (
+        "jupyterlab",
+        "torch",
+        "torchvision",
+        "tensorflow",
+        "matplotlib",
+        "ipywidgets",
+        "nbval",
+        "numpy",
+        "tqdm",
+        "scikit-learn",
+        "pytest",
+    ):
         assert name in pins, f"{name} is not pinned in requirements.txt"
 
 
 def test_every_registered_pytest_marker_is_used():
     """A marker nobody uses is dead configuration (the `slow` marker once was): use it or drop it."""
-    block = re.search(r"^markers = \[(.*?)^\]", (PROJECT_ROOT / "pyproject.toml").read_text(encoding="utf-8"), re.M | re.S)
+    block = re.search(
+        r"^markers = \[(.*?)^\]", (PROJECT_ROOT / "pyproject.toml").read_text(encoding="utf-8"), re.M | re.S
+    )
     markers = re.findall(r'^\s*"(\w+):', block.group(1), re.M) if block else []
     assert "slow" in markers  # `pytest -m "not slow"` skips the tests that take many seconds each
     tests = "\n".join(path.read_text(encoding="utf-8") for path in (PROJECT_ROOT / "tests").glob("*.py"))

@@ -2,6 +2,7 @@
 
 An instructor follows it to the letter before a class; a renamed file or command would send them astray.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -36,8 +37,13 @@ def test_relative_links_point_at_files():
 
 
 def test_repository_files_it_names_exist():
-    named = set(re.findall(r"`((?:course_lib|binder|bench|tools|tests|notebooks|data|docs)/[\w./*-]+|course\.py"
-                           r"|requirements\.txt|pyproject\.toml|\.gitignore)`", TEXT))
+    named = set(
+        re.findall(
+            r"`((?:course_lib|binder|bench|tools|tests|notebooks|data|docs)/[\w./*-]+|course\.py"
+            r"|requirements\.txt|pyproject\.toml|\.gitignore)`",
+            TEXT,
+        )
+    )
     assert "course_lib/editions.py" in named  # the pattern finds what it should
     missing = [name for name in sorted(named) if not list(ROOT.glob(name.rstrip("/")))]
     assert not missing, f"docs/instructors.md names files that do not exist: {missing}"
@@ -82,10 +88,14 @@ def test_bench_prints_the_slowest_cells(tmp_path, monkeypatch, capsys):
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     monkeypatch.setattr(bench, "RESULTS", tmp_path / "notebooks.json")
-    notebook = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                                 "language": "python"}})
-    notebook.cells = [nbformat.v4.new_markdown_cell("# A title"), nbformat.v4.new_code_cell("x = 1"),
-                      nbformat.v4.new_code_cell("# waits\nimport time\ntime.sleep(1.5)")]
+    notebook = nbformat.v4.new_notebook(
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    )
+    notebook.cells = [
+        nbformat.v4.new_markdown_cell("# A title"),
+        nbformat.v4.new_code_cell("x = 1"),
+        nbformat.v4.new_code_cell("# waits\nimport time\ntime.sleep(1.5)"),
+    ]
     path = tmp_path / "00_synthetic.ipynb"
     nbformat.write(notebook, path)
     assert bench.main(["--mode", "fast", str(path)]) == 0

@@ -1,4 +1,5 @@
 """The Keras twin of CharLM: same layers, same logits once the weights are copied, and it learns."""
+
 import numpy as np
 import pytest
 import torch
@@ -40,8 +41,9 @@ def test_twin_gives_the_same_logits_once_the_weights_are_copied(cell):
 def test_stateful_twin_carries_the_state_between_calls_and_resets():
     torch.manual_seed(1)
     model = CharLM(CharVocabulary(TEXT), embed=8, hidden=12, layers=1, cell="gru")
-    twin = copy_char_lm_to_keras(model, keras_char_lm(model.vocab.size, 8, 12, 1, "gru", stateful=True, batch_size=2,
-                                                      compile=False))
+    twin = copy_char_lm_to_keras(
+        model, keras_char_lm(model.vocab.size, 8, 12, 1, "gru", stateful=True, batch_size=2, compile=False)
+    )
     x = torch.randint(0, model.vocab.size, (2, 10))
     with torch.no_grad():
         expected, _ = model(x)
@@ -74,15 +76,16 @@ def test_stream_arrays_feed_a_stateful_twin_the_loaders_windows_in_order():
     x, y = keras_stream_arrays(loader)
     assert x.shape == y.shape == (len(loader) * 4, 16) and x.dtype == np.int32
     for index, (wx, wy) in enumerate(loader):
-        np.testing.assert_array_equal(x[index * 4:(index + 1) * 4], wx.numpy())
-        np.testing.assert_array_equal(y[index * 4:(index + 1) * 4], wy.numpy())
+        np.testing.assert_array_equal(x[index * 4 : (index + 1) * 4], wx.numpy())
+        np.testing.assert_array_equal(y[index * 4 : (index + 1) * 4], wy.numpy())
     with pytest.raises(ValueError, match="drop_last=True"):
         keras_stream_arrays(StreamLoader(vocab.encode(TEXT), batch_size=4, window=16))
 
     twin = keras_char_lm(vocab.size, 8, 32, 1, "gru", stateful=True, batch_size=4, learning_rate=1e-2)
     reset = reset_states_callback()
-    history = twin.fit(x, y, batch_size=4, shuffle=False, epochs=8, validation_data=(x[:8], y[:8]), callbacks=[reset],
-                       verbose=0)
+    history = twin.fit(
+        x, y, batch_size=4, shuffle=False, epochs=8, validation_data=(x[:8], y[:8]), callbacks=[reset], verbose=0
+    )
     assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
     state = twin.layers[1].states[0]
     assert np.abs(np.asarray(state)).max() == 0  # reset after the last validation

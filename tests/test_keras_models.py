@@ -15,10 +15,16 @@ def _trainable(model):
     "torch_model, keras_model",
     [
         (lambda: MLP(), lambda: km.keras_mlp(compile=False)),
-        (lambda: MLP(hidden=(64, 32, 16), num_classes=4, dropout=0.3), lambda: km.keras_mlp(hidden=(64, 32, 16), num_classes=4, dropout=0.3, compile=False)),
+        (
+            lambda: MLP(hidden=(64, 32, 16), num_classes=4, dropout=0.3),
+            lambda: km.keras_mlp(hidden=(64, 32, 16), num_classes=4, dropout=0.3, compile=False),
+        ),
         (lambda: LeNet5(), lambda: km.keras_lenet5(compile=False)),
         (lambda: SmallCNN(), lambda: km.keras_small_cnn(compile=False)),
-        (lambda: SmallCNN(num_classes=5, channels=(8, 8, 16)), lambda: km.keras_small_cnn(num_classes=5, channels=(8, 8, 16), compile=False)),
+        (
+            lambda: SmallCNN(num_classes=5, channels=(8, 8, 16)),
+            lambda: km.keras_small_cnn(num_classes=5, channels=(8, 8, 16), compile=False),
+        ),
     ],
 )
 def test_twins_have_the_same_parameter_counts_and_output_shapes(torch_model, keras_model):
@@ -30,7 +36,11 @@ def test_twins_have_the_same_parameter_counts_and_output_shapes(torch_model, ker
 
 def test_small_cnn_batch_norm_uses_pytorch_settings():
     tf = load_tensorflow()
-    bns = [layer for layer in km.keras_small_cnn(compile=False).layers if isinstance(layer, tf.keras.layers.BatchNormalization)]
+    bns = [
+        layer
+        for layer in km.keras_small_cnn(compile=False).layers
+        if isinstance(layer, tf.keras.layers.BatchNormalization)
+    ]
     assert len(bns) == 3 and all(bn.momentum == pytest.approx(0.9) and bn.epsilon == pytest.approx(1e-5) for bn in bns)
 
 

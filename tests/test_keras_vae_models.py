@@ -1,4 +1,5 @@
 """course_lib.keras_vae_models: twins of the PyTorch models, the same loss, and a VAE that trains with Keras' fit."""
+
 import subprocess
 import sys
 
@@ -12,7 +13,7 @@ from course_lib.keras_models import to_keras_images
 from course_lib.models import count_parameters
 from course_lib.scratch.vae import bernoulli_nll_from_logits, vae_loss
 from course_lib.tensorflow_setup import load_tensorflow
-from course_lib.vae_models import Autoencoder, ConvVAE, MLPVAE
+from course_lib.vae_models import MLPVAE, Autoencoder, ConvVAE
 
 
 def _nchw(array):
@@ -27,8 +28,10 @@ def _nchw(array):
         (lambda: MLPVAE(latent_dim=2, hidden=64), lambda: kv.keras_mlp_vae(latent_dim=2, hidden=64, compile=False)),
         (lambda: ConvVAE(), lambda: kv.keras_conv_vae(compile=False)),
         (lambda: ConvVAE(latent_dim=3, channels=(8, 16)), lambda: kv.keras_conv_vae(3, (8, 16), compile=False)),
-        (lambda: ConvVAE(channels=(8, 16), hidden=32),
-         lambda: kv.keras_conv_vae(channels=(8, 16), hidden=32, compile=False)),
+        (
+            lambda: ConvVAE(channels=(8, 16), hidden=32),
+            lambda: kv.keras_conv_vae(channels=(8, 16), hidden=32, compile=False),
+        ),
     ],
 )
 def test_twins_have_the_same_parameter_counts_and_output_shapes(torch_model, keras_model):
@@ -59,8 +62,11 @@ def test_keras_vae_loss_is_vae_loss():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("make", [lambda: kv.keras_mlp_vae(learning_rate=3e-3),
-                                  lambda: kv.keras_conv_vae(channels=(8, 16), learning_rate=3e-3)], ids=["mlp", "conv"])
+@pytest.mark.parametrize(
+    "make",
+    [lambda: kv.keras_mlp_vae(learning_rate=3e-3), lambda: kv.keras_conv_vae(channels=(8, 16), learning_rate=3e-3)],
+    ids=["mlp", "conv"],
+)
 def test_keras_vae_trains_with_fit_and_reports_its_parts(make):
     tf = load_tensorflow()
     tf.keras.utils.set_random_seed(0)
@@ -86,9 +92,12 @@ def test_keras_autoencoder_trains_on_images_as_targets():
 
 def test_keras_bad_input():
     model = kv.keras_conv_vae(latent_dim=4, compile=False)
-    with pytest.raises(ValueError, match=r"^decode expects latent vectors of size 4, an array of shape \(N, 4\), "
-                                         r"but got "
-                                         r"\(4,\) \(a single vector z needs z\[None\]\)\.$"):
+    with pytest.raises(
+        ValueError,
+        match=r"^decode expects latent vectors of size 4, an array of shape \(N, 4\), "
+        r"but got "
+        r"\(4,\) \(a single vector z needs z\[None\]\)\.$",
+    ):
         model.decode(np.zeros(4, np.float32))
     with pytest.raises(ValueError, match=r"^beta, the weight of the KL term, must be a number 0 or more; got -0\.1\.$"):
         kv.keras_mlp_vae(beta=-0.1)
@@ -99,8 +108,10 @@ def test_keras_bad_input():
 
 
 def test_importing_the_vae_modules_does_not_import_tensorflow():
-    code = ("import sys, course_lib.keras_vae_models, course_lib.vae_models, course_lib.scratch.vae; "
-            "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
+    code = (
+        "import sys, course_lib.keras_vae_models, course_lib.vae_models, course_lib.scratch.vae; "
+        "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 

@@ -7,7 +7,15 @@ from torch import nn
 
 from course_lib.data import load_mnist
 from course_lib.models import (
-    INIT_SCHEMES, MLP, LeNet5, SmallCNN, activation_stats, count_parameters, init_std, init_weights)
+    INIT_SCHEMES,
+    MLP,
+    LeNet5,
+    SmallCNN,
+    activation_stats,
+    count_parameters,
+    init_std,
+    init_weights,
+)
 
 
 def _images(n=8, seed=0):
@@ -116,7 +124,9 @@ def test_activation_stats_show_what_bad_init_does():
     tiny = activation_stats(init_weights(deep, "normal-0.01", seed=0), x)
     good = activation_stats(init_weights(deep, "kaiming", seed=0), x)
     assert [s["layer"] for s in good] == [f"net.{2 * i + 2}" for i in range(6)]
-    assert tiny[-1]["std"] < 1e-4 * tiny[0]["std"] and good[-1]["std"] > 0.1  # too small: the signal vanishes layer after layer
+    assert (
+        tiny[-1]["std"] < 1e-4 * tiny[0]["std"] and good[-1]["std"] > 0.1
+    )  # too small: the signal vanishes layer after layer
     assert 0.2 < good[-1]["std"] / good[0]["std"] < 5  # Kaiming keeps the spread about constant
     assert deep.training  # restored
     with pytest.raises(ValueError, match="has none"):

@@ -9,8 +9,14 @@ from course_lib.train import History
 def _history():
     history = History()
     for epoch in range(3):
-        history.add(train_loss=1.0 / (epoch + 1), val_loss=1.2 / (epoch + 1), train_accuracy=0.5 + 0.1 * epoch,
-                    val_accuracy=0.45 + 0.1 * epoch, lr=0.1, seconds=1.0)
+        history.add(
+            train_loss=1.0 / (epoch + 1),
+            val_loss=1.2 / (epoch + 1),
+            train_accuracy=0.5 + 0.1 * epoch,
+            val_accuracy=0.45 + 0.1 * epoch,
+            lr=0.1,
+            seconds=1.0,
+        )
     return history
 
 
@@ -60,7 +66,7 @@ def test_live_plot_is_a_callback_that_draws_each_epoch_and_a_new_figure_each_run
     monkeypatch.setattr("IPython.display.display", display)
     plot = LivePlot()
     assert isinstance(plot, Callback)
-    for run in range(2):
+    for _run in range(2):
         plot.on_train_begin(None)
         for epoch in (1, 2):
             assert plot.on_epoch_end(epoch, None, _history()) is False

@@ -4,6 +4,7 @@ CI has no full run, so here every entry of every chapter is checked for form (it
 markdown, its regex compiles with one group, its range is a range), and the checker itself is checked on small
 executed notebooks made up for the purpose. bench/notebooks.py --mode full runs the checker on the real runs.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -20,8 +21,19 @@ import check_quoted_numbers as quoted
 
 NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 #: Chapters whose prose quotes numbers from their run: each must list them.
-CHAPTERS_WITH_ENTRIES = ["00_start_here", "01_tensors", "02_autograd", "03_activations", "04_losses", "05_optimizers",
-                         "06_mlp", "07_cnn", "08_rnn", "09_vae", "10_save_load"]
+CHAPTERS_WITH_ENTRIES = [
+    "00_start_here",
+    "01_tensors",
+    "02_autograd",
+    "03_activations",
+    "04_losses",
+    "05_optimizers",
+    "06_mlp",
+    "07_cnn",
+    "08_rnn",
+    "09_vae",
+    "10_save_load",
+]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -76,26 +88,31 @@ def test_a_missing_output_fails():
 def test_outputs_are_read_as_a_learner_sees_them():
     """stdout split into chunks is joined, text/plain results count, stderr (progress bars) does not,
     thousands separators are dropped, and the first match in cell order wins."""
-    chunks = executed([stdout("thi"), {"output_type": "stream", "name": "stderr", "text": "things: 99\n"},
-                       stdout("ngs: 1,042\n")])
+    chunks = executed(
+        [stdout("thi"), {"output_type": "stream", "name": "stderr", "text": "things: 99\n"}, stdout("ngs: 1,042\n")]
+    )
     assert check(with_entry(chunks, low=1000, high=1100)).value == 1042
-    result = executed([{"output_type": "execute_result", "execution_count": 1, "metadata": {},
-                        "data": {"text/plain": "things: 41"}}])
+    result = executed(
+        [{"output_type": "execute_result", "execution_count": 1, "metadata": {}, "data": {"text/plain": "things: 41"}}]
+    )
     assert check(with_entry(result)).value == 41
     twice = executed([stdout("things: 41\n")])
     twice.cells.append(executed([stdout("things: 99\n")]).cells[1])
     assert check(with_entry(twice)).value == 41
 
 
-@pytest.mark.parametrize("changes, problem", [
-    ({"output": r"things: [0-9]+"}, "must have exactly one group, has 0"),
-    ({"output": r"(things): ([0-9]+)"}, "must have exactly one group, has 2"),
-    ({"output": r"things: ([0-9]+"}, "is not a valid regex"),
-    ({"prose": "about 43 things"}, "is in no markdown cell"),
-    ({"low": 50}, "low 50 is above high 45"),
-    ({"high": "45"}, "low and high must be numbers"),
-    ({"note": "extra"}, "keys must be exactly"),
-])
+@pytest.mark.parametrize(
+    "changes, problem",
+    [
+        ({"output": r"things: [0-9]+"}, "must have exactly one group, has 0"),
+        ({"output": r"(things): ([0-9]+)"}, "must have exactly one group, has 2"),
+        ({"output": r"things: ([0-9]+"}, "is not a valid regex"),
+        ({"prose": "about 43 things"}, "is in no markdown cell"),
+        ({"low": 50}, "low 50 is above high 45"),
+        ({"high": "45"}, "low and high must be numbers"),
+        ({"note": "extra"}, "keys must be exactly"),
+    ],
+)
 def test_a_malformed_entry_fails_and_says_why(changes, problem):
     row = check(with_entry(executed([stdout("things: 42\n")]), **changes))
     assert not row.ok and problem in row.problem
@@ -130,10 +147,13 @@ def test_a_full_bench_run_checks_the_numbers_it_produced(tmp_path, monkeypatch, 
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     monkeypatch.setattr(bench, "RESULTS", tmp_path / "notebooks.json")
-    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                           "language": "python"}})
-    nb.cells = [nbformat.v4.new_markdown_cell("The run gives about 42 things."),
-                nbformat.v4.new_code_cell("print('things:', 6 * 7)")]
+    nb = nbformat.v4.new_notebook(
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    )
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("The run gives about 42 things."),
+        nbformat.v4.new_code_cell("print('things:', 6 * 7)"),
+    ]
     path = tmp_path / "00_synthetic.ipynb"
     nbformat.write(with_entry(nb), path)
     assert bench.main(["--mode", "full", "--save-executed", str(tmp_path / "executed"), str(path)]) == 0

@@ -1,4 +1,5 @@
 """course_lib.scratch.activations against torch.nn.functional, autograd and TensorFlow."""
+
 import numpy as np
 import pytest
 import torch
@@ -17,11 +18,17 @@ ELEMENTWISE = {
     "tanh": (A.tanh, A.tanh_grad, torch.tanh),
     "relu": (A.relu, A.relu_grad, F.relu),
     "leaky_relu": (A.leaky_relu, A.leaky_relu_grad, F.leaky_relu),
-    "leaky_relu_0.2": (lambda x: A.leaky_relu(x, 0.2), lambda x: A.leaky_relu_grad(x, 0.2),
-                       lambda x: F.leaky_relu(x, 0.2)),
+    "leaky_relu_0.2": (
+        lambda x: A.leaky_relu(x, 0.2),
+        lambda x: A.leaky_relu_grad(x, 0.2),
+        lambda x: F.leaky_relu(x, 0.2),
+    ),
     "gelu": (A.gelu, A.gelu_grad, F.gelu),
-    "gelu_tanh": (lambda x: A.gelu(x, "tanh"), lambda x: A.gelu_grad(x, "tanh"),
-                  lambda x: F.gelu(x, approximate="tanh")),
+    "gelu_tanh": (
+        lambda x: A.gelu(x, "tanh"),
+        lambda x: A.gelu_grad(x, "tanh"),
+        lambda x: F.gelu(x, approximate="tanh"),
+    ),
 }
 
 
@@ -60,7 +67,9 @@ def test_autograd_through_our_function_agrees_with_our_derivative(name):
     """The functions are built from differentiable ops, so autograd works through them (chapter 03's deep
     stacks rely on it), including at 0 and at +-1000 where a careless stable form gives a wrong slope or NaN."""
     ours, ours_grad, _ = ELEMENTWISE[name]
-    x = torch.cat([random_input(9, torch.float64, shape=(50,)), torch.tensor([0.0, -1000.0, 1000.0], dtype=torch.float64)])
+    x = torch.cat(
+        [random_input(9, torch.float64, shape=(50,)), torch.tensor([0.0, -1000.0, 1000.0], dtype=torch.float64)]
+    )
     leaf = x.clone().requires_grad_(True)
     ours(leaf).sum().backward()
     torch.testing.assert_close(leaf.grad, ours_grad(x))
@@ -159,8 +168,11 @@ def test_softmax_of_an_empty_tensor_is_empty_like_torch(shape, dim):
 
 @pytest.mark.parametrize("fn", [A.softmax, A.log_softmax])
 def test_softmax_dim_must_be_an_axis(fn):
-    with pytest.raises(ValueError, match=r"dim must be an axis of the input, a whole number from -2 to 1 for a tensor "
-                                         r"of shape \(2, 3\).*got 2"):
+    with pytest.raises(
+        ValueError,
+        match=r"dim must be an axis of the input, a whole number from -2 to 1 for a tensor "
+        r"of shape \(2, 3\).*got 2",
+    ):
         fn(torch.zeros(2, 3), dim=2)
     with pytest.raises(ValueError, match=r"dim must be an axis.*got 1\.0"):
         fn(torch.zeros(2, 3), dim=1.0)
@@ -239,8 +251,12 @@ def test_activations_match_tensorflow(tf, dtype):
 def test_derivatives_match_tensorflow_gradient_tape(tf):
     x = random_input(6, torch.float64, shape=(100,))
     x_tf = tf.Variable(x.numpy())
-    for ours, tf_fn in [(A.sigmoid_grad, tf.nn.sigmoid), (A.tanh_grad, tf.nn.tanh), (A.relu_grad, tf.nn.relu),
-                        (A.gelu_grad, lambda v: tf.nn.gelu(v, approximate=False))]:
+    for ours, tf_fn in [
+        (A.sigmoid_grad, tf.nn.sigmoid),
+        (A.tanh_grad, tf.nn.tanh),
+        (A.relu_grad, tf.nn.relu),
+        (A.gelu_grad, lambda v: tf.nn.gelu(v, approximate=False)),
+    ]:
         with tf.GradientTape() as tape:
             y = tf.reduce_sum(tf_fn(x_tf))
         np.testing.assert_allclose(ours(x).numpy(), tape.gradient(y, x_tf).numpy(), rtol=1e-6, atol=1e-8)  # see above

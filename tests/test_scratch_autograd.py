@@ -4,6 +4,7 @@ Each random expression is built three times from the same recipe: with Values, w
 torch tensors and (for a sample) with float64 TensorFlow tensors; the outputs and the gradients
 of every leaf must agree.
 """
+
 import math
 import random
 
@@ -13,7 +14,14 @@ import torch
 import torch.nn.functional as F
 
 from course_lib.scratch.autograd import (
-    MAX_DRAWN_NODES, MLP, Layer, Neuron, Value, cross_entropy, draw_graph, topological_order,
+    MAX_DRAWN_NODES,
+    MLP,
+    Layer,
+    Neuron,
+    Value,
+    cross_entropy,
+    draw_graph,
+    topological_order,
 )
 
 
@@ -56,8 +64,8 @@ RECIPES = [
     ("sub_number", 1, lambda o, a: a - 0.25),
     ("div_number", 1, lambda o, a: a / 4.0),
     ("neg", 1, lambda o, a: -a),
-    ("square", 1, lambda o, a: a ** 2),
-    ("cube", 1, lambda o, a: a ** 3),
+    ("square", 1, lambda o, a: a**2),
+    ("cube", 1, lambda o, a: a**3),
     ("pow_int_negative", 1, lambda o, a: (a * a + 0.5) ** -1),
     ("pow_half", 1, lambda o, a: (a * a + 0.1) ** 0.5),
     ("pow_negative_fraction", 1, lambda o, a: (o.exp(a) + 0.2) ** -1.5),
@@ -188,14 +196,16 @@ def test_division_by_a_value_and_reflected_operators():
     assert (y.data, x.grad) == (12.0, 2.5)
 
 
-@pytest.mark.parametrize("base, exponent", [(2.0, -1), (2.0, -2.5), (0.3, 0.5), (5.0, 1 / 3), (-2.0, 3), (-2.0, -2),
-                                            (1.5, 0), (0.7, 1), (3.0, 2.0)])
+@pytest.mark.parametrize(
+    "base, exponent",
+    [(2.0, -1), (2.0, -2.5), (0.3, 0.5), (5.0, 1 / 3), (-2.0, 3), (-2.0, -2), (1.5, 0), (0.7, 1), (3.0, 2.0)],
+)
 def test_pow_matches_torch(base, exponent):
     x = Value(base)
-    y = x ** exponent
+    y = x**exponent
     y.backward()
     t = torch.tensor(base, dtype=torch.float64, requires_grad=True)
-    (t ** exponent).backward()
+    (t**exponent).backward()
     assert y.data == pytest.approx(float(t.detach() ** exponent), rel=1e-12)
     assert x.grad == pytest.approx(t.grad.item(), rel=1e-12)
     assert y.op == f"**{float(exponent):g}"
@@ -203,9 +213,9 @@ def test_pow_matches_torch(base, exponent):
 
 def test_sqrt_at_zero_has_an_infinite_slope_like_torch():
     x = Value(0.0)
-    (x ** 0.5).backward()
+    (x**0.5).backward()
     t = torch.tensor(0.0, dtype=torch.float64, requires_grad=True)
-    (t ** 0.5).backward()
+    (t**0.5).backward()
     assert x.grad == t.grad.item() == math.inf
 
 
@@ -242,9 +252,9 @@ NAN_CASES = [  # (name, on Values, on torch tensors); the first argument holds N
     ("exp", lambda a, b: a.exp(), lambda a, b: torch.exp(a)),
     ("log", lambda a, b: a.log(), lambda a, b: torch.log(a)),
     ("neg", lambda a, b: -a, lambda a, b: -a),
-    ("square", lambda a, b: a ** 2, lambda a, b: a ** 2),
-    ("sqrt", lambda a, b: a ** 0.5, lambda a, b: a ** 0.5),
-    ("pow0", lambda a, b: a ** 0, lambda a, b: a ** 0),
+    ("square", lambda a, b: a**2, lambda a, b: a**2),
+    ("sqrt", lambda a, b: a**0.5, lambda a, b: a**0.5),
+    ("pow0", lambda a, b: a**0, lambda a, b: a**0),
     ("add", lambda a, b: a + b, lambda a, b: a + b),
     ("sub", lambda a, b: b - a, lambda a, b: b - a),
     ("mul", lambda a, b: a * b, lambda a, b: a * b),
@@ -263,7 +273,11 @@ def test_nan_passes_through_every_operation_like_torch(name, ours, theirs):
     tb = torch.tensor(1.5, dtype=torch.float64, requires_grad=True)
     expected = theirs(ta, tb)
     expected.backward()
-    for mine, reference in ((out.data, expected.item()), (a.grad, ta.grad.item()), (b.grad, 0.0 if tb.grad is None else tb.grad.item())):
+    for mine, reference in (
+        (out.data, expected.item()),
+        (a.grad, ta.grad.item()),
+        (b.grad, 0.0 if tb.grad is None else tb.grad.item()),
+    ):
         assert (math.isnan(mine) and math.isnan(reference)) or mine == pytest.approx(reference), (name, mine, reference)
 
 
@@ -341,7 +355,11 @@ def test_accepted_numbers_and_labels():
         (lambda: 1.0 / Value(0.0), ZeroDivisionError, r"division by zero"),
         (lambda: Value(1.0) + "2", TypeError, r"unsupported operand"),
         (lambda: "2" * Value(1.0), TypeError, r"can't multiply|unsupported operand"),
-        (lambda: Neuron(2, activation="sigmoid"), ValueError, r'activation must be "tanh", "relu" or None, got \'sigmoid\'. None means linear'),
+        (
+            lambda: Neuron(2, activation="sigmoid"),
+            ValueError,
+            r'activation must be "tanh", "relu" or None, got \'sigmoid\'. None means linear',
+        ),
         (lambda: Neuron(2)([1.0, 2.0, 3.0]), ValueError, r"this neuron takes 2 inputs, got 3"),
         (lambda: cross_entropy([Value(1.0), Value(2.0)], 2), ValueError, r"class index from 0 to 1, got 2"),
         (lambda: cross_entropy([Value(1.0), Value(2.0)], 0.5), ValueError, r"class index from 0 to 1, got 0\.5"),
@@ -473,8 +491,10 @@ def test_importing_the_engine_does_not_import_matplotlib_or_tensorflow():
     import subprocess
     import sys
 
-    code = ("import sys, course_lib.scratch.autograd as a; (a.Value(2.0) * 3).backward(); "
-            "print(sorted(m for m in ('tensorflow', 'matplotlib') if m in sys.modules))")
+    code = (
+        "import sys, course_lib.scratch.autograd as a; (a.Value(2.0) * 3).backward(); "
+        "print(sorted(m for m in ('tensorflow', 'matplotlib') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -489,10 +509,22 @@ def test_the_engine_is_its_own_small_module_and_the_old_names_still_work():
 
     assert autograd.Value is engine.Value and autograd.topological_order is engine.topological_order
     assert autograd.MLP is value_network.MLP and autograd.draw_graph is graph_drawing.draw_graph
-    assert set(autograd.__all__) == {"Value", "topological_order", "Neuron", "Layer", "MLP", "cross_entropy",
-                                     "draw_graph", "MAX_DRAWN_NODES"}
+    assert set(autograd.__all__) == {
+        "Value",
+        "topological_order",
+        "Neuron",
+        "Layer",
+        "MLP",
+        "cross_entropy",
+        "draw_graph",
+        "MAX_DRAWN_NODES",
+    }
     tree = ast.parse(inspect.getsource(engine))
-    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
-    imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 0}
+    imported = {
+        alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+    }
+    imported |= {
+        node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 0
+    }
     assert imported <= {"__future__", "math", "numbers", "typing"}
     assert not any(isinstance(node, ast.ImportFrom) and node.level > 0 for node in ast.walk(tree))

@@ -1,4 +1,5 @@
 """The broadcasting rule from scratch agrees with PyTorch, NumPy and TensorFlow, and explains every step."""
+
 import random
 
 import numpy as np
@@ -15,7 +16,7 @@ def random_shape_pair(rng: random.Random) -> tuple[tuple[int, ...], tuple[int, .
     base = [rng.choice([0, 1, 2, 3, 4]) for _ in range(max(rank_a, rank_b))]
 
     def derive(rank: int) -> tuple[int, ...]:
-        dims = base[len(base) - rank:]
+        dims = base[len(base) - rank :]
         # Keep a size, replace it by 1 (still broadcasts) or by a random size (may clash).
         return tuple(d if rng.random() < 0.5 else (1 if rng.random() < 0.6 else rng.randint(0, 4)) for d in dims)
 

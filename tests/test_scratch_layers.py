@@ -1,4 +1,5 @@
 """Scratch convolution and pooling agree with torch.nn.functional (values and gradients) and TensorFlow."""
+
 import itertools
 
 import numpy as np
@@ -7,7 +8,14 @@ import torch
 import torch.nn.functional as F
 
 from course_lib.scratch.layers import (
-    avg_pool2d, conv2d, conv2d_loops, conv_output_size, max_pool2d, receptive_field, same_padding)
+    avg_pool2d,
+    conv2d,
+    conv2d_loops,
+    conv_output_size,
+    max_pool2d,
+    receptive_field,
+    same_padding,
+)
 from course_lib.tensorflow_setup import load_tensorflow
 
 DTYPES = [torch.float32, torch.float64]
@@ -77,10 +85,18 @@ def test_conv2d_on_a_vertical_edge():
     assert torch.equal(out, torch.tensor([[0.0, 4, 4, 0]] * 3))
 
 
-@pytest.mark.parametrize("x_shape, kernel, stride", [
-    ((2, 3, 8, 8), 2, None), ((2, 3, 7, 7), 2, None), ((1, 2, 9, 9), 3, 2), ((2, 1, 6, 10), (2, 3), (1, 2)),
-    ((1, 1, 5, 5), 5, None), ((3, 4, 6, 6), 1, None), ((1, 2, 8, 8), (3, 3), 1),
-])
+@pytest.mark.parametrize(
+    "x_shape, kernel, stride",
+    [
+        ((2, 3, 8, 8), 2, None),
+        ((2, 3, 7, 7), 2, None),
+        ((1, 2, 9, 9), 3, 2),
+        ((2, 1, 6, 10), (2, 3), (1, 2)),
+        ((1, 1, 5, 5), 5, None),
+        ((3, 4, 6, 6), 1, None),
+        ((1, 2, 8, 8), (3, 3), 1),
+    ],
+)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_pooling_matches_torch(dtype, x_shape, kernel, stride):
     gen = torch.Generator().manual_seed(1)
@@ -111,14 +127,24 @@ def test_the_lenet_shapes():
 
 
 # ----------------------------------------------------------------------------- sizes
-@pytest.mark.parametrize("size, kernel, stride, padding, dilation", [
-    (size, kernel, stride, padding, dilation)
-    for size, kernel, stride, padding, dilation in itertools.product((5, 8, 28), (1, 2, 3, 5), (1, 2, 3), (0, 1, 2), (1, 2))
-    if dilation * (kernel - 1) + 1 <= size + 2 * padding
-])
+@pytest.mark.parametrize(
+    "size, kernel, stride, padding, dilation",
+    [
+        (size, kernel, stride, padding, dilation)
+        for size, kernel, stride, padding, dilation in itertools.product(
+            (5, 8, 28), (1, 2, 3, 5), (1, 2, 3), (0, 1, 2), (1, 2)
+        )
+        if dilation * (kernel - 1) + 1 <= size + 2 * padding
+    ],
+)
 def test_conv_output_size_matches_what_torch_produces(size, kernel, stride, padding, dilation):
-    out = F.conv2d(torch.zeros(1, 1, size, size), torch.zeros(1, 1, kernel, kernel), stride=stride,
-                   padding=padding, dilation=dilation)
+    out = F.conv2d(
+        torch.zeros(1, 1, size, size),
+        torch.zeros(1, 1, kernel, kernel),
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+    )
     assert conv_output_size(size, kernel, stride, padding, dilation) == out.shape[-1]
 
 
@@ -186,8 +212,11 @@ def test_errors_say_what_was_expected_and_what_was_given():
 @pytest.mark.parametrize("fn", [conv2d, conv2d_loops])
 def test_conv_refuses_integer_and_mixed_dtypes_with_the_fix(fn):
     x, w = torch.randint(0, 5, (1, 1, 6, 6)), torch.randint(0, 3, (2, 1, 3, 3))
-    with pytest.raises(TypeError, match=rf"{fn.__name__}: x should be a floating-point tensor.*got torch\.int64\. "
-                                        r"Convert it with x\.float\(\)"):
+    with pytest.raises(
+        TypeError,
+        match=rf"{fn.__name__}: x should be a floating-point tensor.*got torch\.int64\. "
+        r"Convert it with x\.float\(\)",
+    ):
         fn(x, w.float())
     with pytest.raises(TypeError, match=r"weight should be a floating-point tensor.*weight\.float\(\)"):
         fn(x.float(), w)
@@ -242,12 +271,15 @@ def test_nan_in_an_image_spreads_exactly_as_in_torch():
     torch.testing.assert_close(avg_pool2d(x, 3, 1), F.avg_pool2d(x, 3, 1), equal_nan=True)
 
 
-@pytest.mark.parametrize("layers, message", [
-    ([(3.5, 1)], "kernel must be a whole number, 1 or more; got 3.5"),
-    ([(3, "2")], "stride must be a whole number, 1 or more; got '2'"),
-    ([(3,)], r"a list of \(kernel, stride\) pairs, one per layer; got \(3,\)"),
-    ([3], r"a list of \(kernel, stride\) pairs"),
-])
+@pytest.mark.parametrize(
+    "layers, message",
+    [
+        ([(3.5, 1)], "kernel must be a whole number, 1 or more; got 3.5"),
+        ([(3, "2")], "stride must be a whole number, 1 or more; got '2'"),
+        ([(3,)], r"a list of \(kernel, stride\) pairs, one per layer; got \(3,\)"),
+        ([3], r"a list of \(kernel, stride\) pairs"),
+    ],
+)
 def test_receptive_field_refuses_malformed_layers(layers, message):
     with pytest.raises(ValueError, match=message):
         receptive_field(layers)

@@ -1,4 +1,5 @@
 """course_lib.scratch.losses against torch.nn.functional and TensorFlow/Keras."""
+
 import numpy as np
 import pytest
 import torch
@@ -31,10 +32,14 @@ def test_regression_losses_match_torch(dtype, seed, reduction):
         (L.mse(pred, target, reduction=reduction), F.mse_loss(pred, target, reduction=reduction)),
         (L.mae(pred, target, reduction=reduction), F.l1_loss(pred, target, reduction=reduction)),
         (L.huber(pred, target, reduction=reduction), F.huber_loss(pred, target, reduction=reduction)),
-        (L.huber(pred, target, delta=2.5, reduction=reduction),
-         F.huber_loss(pred, target, delta=2.5, reduction=reduction)),
-        (L.huber(pred, target, delta=0.1, reduction=reduction),
-         F.huber_loss(pred, target, delta=0.1, reduction=reduction)),
+        (
+            L.huber(pred, target, delta=2.5, reduction=reduction),
+            F.huber_loss(pred, target, delta=2.5, reduction=reduction),
+        ),
+        (
+            L.huber(pred, target, delta=0.1, reduction=reduction),
+            F.huber_loss(pred, target, delta=0.1, reduction=reduction),
+        ),
     ]
     for ours, theirs in cases:
         assert ours.dtype == dtype and ours.shape == theirs.shape
@@ -63,7 +68,9 @@ def test_huber_is_mse_near_and_mae_far():
 
 @pytest.mark.parametrize("loss", [L.mse, L.mae, L.huber])
 def test_regression_shape_mismatch_says_both_shapes_and_the_fix(loss):
-    with pytest.raises(ValueError, match=r"same shape, got pred \(4, 1\) and target \(4,\)\. Squeeze the last axis of pred"):
+    with pytest.raises(
+        ValueError, match=r"same shape, got pred \(4, 1\) and target \(4,\)\. Squeeze the last axis of pred"
+    ):
         loss(torch.zeros(4, 1), torch.zeros(4))
     with pytest.raises(ValueError, match=r"got pred \(3,\) and target \(4,\)"):
         loss(torch.zeros(3), torch.zeros(4))
@@ -83,10 +90,16 @@ def test_binary_cross_entropy_matches_torch(dtype, seed, reduction):
     target = torch.rand(6, 7, generator=gen(seed + 5), dtype=torch.float64).to(dtype)  # soft targets are allowed
     hard = (target > 0.5).to(dtype)
     for t in (target, hard):
-        torch.testing.assert_close(L.binary_cross_entropy(prob, t, reduction=reduction),
-                                   F.binary_cross_entropy(prob, t, reduction=reduction), **TOL[dtype])
-        torch.testing.assert_close(L.binary_cross_entropy_with_logits(logits, t, reduction=reduction),
-                                   F.binary_cross_entropy_with_logits(logits, t, reduction=reduction), **TOL[dtype])
+        torch.testing.assert_close(
+            L.binary_cross_entropy(prob, t, reduction=reduction),
+            F.binary_cross_entropy(prob, t, reduction=reduction),
+            **TOL[dtype],
+        )
+        torch.testing.assert_close(
+            L.binary_cross_entropy_with_logits(logits, t, reduction=reduction),
+            F.binary_cross_entropy_with_logits(logits, t, reduction=reduction),
+            **TOL[dtype],
+        )
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -115,8 +128,11 @@ def test_bce_with_logits_is_finite_and_exact_at_200(dtype):
 
 
 def test_binary_cross_entropy_refuses_probabilities_outside_0_1():
-    with pytest.raises(ValueError, match=r"probabilities in \[0, 1\], got 1\.5\. If these are raw model outputs "
-                                         r"\(logits\), use binary_cross_entropy_with_logits"):
+    with pytest.raises(
+        ValueError,
+        match=r"probabilities in \[0, 1\], got 1\.5\. If these are raw model outputs "
+        r"\(logits\), use binary_cross_entropy_with_logits",
+    ):
         L.binary_cross_entropy(torch.tensor([0.2, 1.5]), torch.tensor([0.0, 1.0]))
     with pytest.raises(ValueError, match=r"got -0\.1"):
         L.binary_cross_entropy(torch.tensor([-0.1]), torch.tensor([0.0]))
@@ -125,12 +141,20 @@ def test_binary_cross_entropy_refuses_probabilities_outside_0_1():
 
 
 def test_binary_losses_refuse_shape_and_dtype_mistakes():
-    with pytest.raises(ValueError, match=r"logits and target must have the same shape, got logits \(8, 1\) and target \(8,\)"):
+    with pytest.raises(
+        ValueError, match=r"logits and target must have the same shape, got logits \(8, 1\) and target \(8,\)"
+    ):
         L.binary_cross_entropy_with_logits(torch.zeros(8, 1), torch.zeros(8))
-    with pytest.raises(ValueError, match=r"prob and target must have the same shape, got prob \(8,\) and target \(8, 1\)\. "
-                                         r"Squeeze the last axis of target"):
+    with pytest.raises(
+        ValueError,
+        match=r"prob and target must have the same shape, got prob \(8,\) and target \(8, 1\)\. "
+        r"Squeeze the last axis of target",
+    ):
         L.binary_cross_entropy(torch.full((8,), 0.5), torch.zeros(8, 1))
-    with pytest.raises(TypeError, match=r"target should be a floating-point tensor .* got torch\.int64\. Convert it with target\.float\(\)"):
+    with pytest.raises(
+        TypeError,
+        match=r"target should be a floating-point tensor .* got torch\.int64\. Convert it with target\.float\(\)",
+    ):
         L.binary_cross_entropy_with_logits(torch.zeros(3), torch.tensor([0, 1, 1]))
     with pytest.raises(ValueError, match=r"reduction must be"):
         L.binary_cross_entropy_with_logits(torch.zeros(3), torch.zeros(3), reduction="mean ")
@@ -163,11 +187,15 @@ def test_cross_entropy_gradient_is_softmax_minus_smoothed_one_hot(smoothing):
 def test_cross_entropy_supports_extra_dimensions_and_a_single_example(reduction):
     logits = randn(4, (2, 5, 3, 4), torch.float64)  # (N, C, H, W): per-pixel classification
     target = torch.randint(0, 5, (2, 3, 4), generator=gen(4))
-    torch.testing.assert_close(L.cross_entropy(logits, target, 0.1, reduction),
-                               F.cross_entropy(logits, target, label_smoothing=0.1, reduction=reduction))
+    torch.testing.assert_close(
+        L.cross_entropy(logits, target, 0.1, reduction),
+        F.cross_entropy(logits, target, label_smoothing=0.1, reduction=reduction),
+    )
     single = randn(5, (5,), torch.float64)
-    torch.testing.assert_close(L.cross_entropy(single, torch.tensor(2), reduction=reduction),
-                               F.cross_entropy(single, torch.tensor(2), reduction=reduction))
+    torch.testing.assert_close(
+        L.cross_entropy(single, torch.tensor(2), reduction=reduction),
+        F.cross_entropy(single, torch.tensor(2), reduction=reduction),
+    )
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -181,15 +209,23 @@ def test_cross_entropy_is_finite_for_logits_of_1000(dtype):
 
 def test_cross_entropy_error_messages():
     logits = torch.zeros(4, 3)
-    with pytest.raises(TypeError, match=r"integer class indices \(torch\.int64\) as target, got torch\.float32\. "
-                                        r"Convert labels with target\.long\(\)"):
+    with pytest.raises(
+        TypeError,
+        match=r"integer class indices \(torch\.int64\) as target, got torch\.float32\. "
+        r"Convert labels with target\.long\(\)",
+    ):
         L.cross_entropy(logits, torch.tensor([0.0, 1.0, 2.0, 1.0]))
-    with pytest.raises(ValueError, match=r"expected target of shape \(4,\).*got \(3,\)\. The batch sizes differ: 4 rows "
-                                         r"of logits, 3 targets"):
+    with pytest.raises(
+        ValueError,
+        match=r"expected target of shape \(4,\).*got \(3,\)\. The batch sizes differ: 4 rows "
+        r"of logits, 3 targets",
+    ):
         L.cross_entropy(logits, torch.tensor([0, 1, 2]))
     with pytest.raises(ValueError, match=r"got \(4, 1\)\. Squeeze the target"):
         L.cross_entropy(logits, torch.zeros(4, 1, dtype=torch.int64))
-    with pytest.raises(ValueError, match=r"got \(4, 3\)\. target has the logits' shape: is it one-hot\? Use target\.argmax"):
+    with pytest.raises(
+        ValueError, match=r"got \(4, 3\)\. target has the logits' shape: is it one-hot\? Use target\.argmax"
+    ):
         L.cross_entropy(logits, torch.zeros(4, 3, dtype=torch.int64))
     with pytest.raises(ValueError, match=r"class indices must be in \[0, 2\] for 3 classes, got 3"):
         L.cross_entropy(logits, torch.tensor([0, 1, 2, 3]))
@@ -212,16 +248,22 @@ def test_kl_divergence_matches_f_kl_div_with_the_arguments_swapped(dtype, seed):
     # F.kl_div(input, target) computes KL(target || input): input is the model's log q.
     per_row = F.kl_div(log_q, log_p, log_target=True, reduction="none").sum(dim=1)
     torch.testing.assert_close(L.kl_divergence(log_p, log_q, reduction="none"), per_row, **TOL[dtype])
-    torch.testing.assert_close(L.kl_divergence(log_p, log_q),
-                               F.kl_div(log_q, log_p, log_target=True, reduction="batchmean"), **TOL[dtype])
-    torch.testing.assert_close(L.kl_divergence(log_p, log_q, reduction="sum"),
-                               F.kl_div(log_q, log_p, log_target=True, reduction="sum"), **TOL[dtype])
+    torch.testing.assert_close(
+        L.kl_divergence(log_p, log_q), F.kl_div(log_q, log_p, log_target=True, reduction="batchmean"), **TOL[dtype]
+    )
+    torch.testing.assert_close(
+        L.kl_divergence(log_p, log_q, reduction="sum"),
+        F.kl_div(log_q, log_p, log_target=True, reduction="sum"),
+        **TOL[dtype],
+    )
     # torch.distributions agrees, and KL is not symmetric
     P, Q = torch.distributions.Categorical(logits=log_p), torch.distributions.Categorical(logits=log_q)
-    torch.testing.assert_close(L.kl_divergence(log_p, log_q, reduction="none"), torch.distributions.kl_divergence(P, Q),
-                               **TOL[dtype])
-    assert not torch.allclose(L.kl_divergence(log_p, log_q, reduction="none"),
-                              L.kl_divergence(log_q, log_p, reduction="none"))
+    torch.testing.assert_close(
+        L.kl_divergence(log_p, log_q, reduction="none"), torch.distributions.kl_divergence(P, Q), **TOL[dtype]
+    )
+    assert not torch.allclose(
+        L.kl_divergence(log_p, log_q, reduction="none"), L.kl_divergence(log_q, log_p, reduction="none")
+    )
     assert (L.kl_divergence(log_p, log_q, reduction="none") >= 0).all()
     assert float(L.kl_divergence(log_p, log_p)) == pytest.approx(0.0, abs=1e-6)
 
@@ -243,13 +285,18 @@ def test_zero_probabilities_count_as_zero_where_f_kl_div_gives_nan():
     assert torch.isnan(F.kl_div(log_q, log_p, log_target=True, reduction="none")).any()  # 0 * -inf
     torch.testing.assert_close(ours, F.kl_div(log_q, log_p.exp(), reduction="none").sum(dim=1))  # xlogy: 0 log 0 = 0
     assert float(L.entropy(log_p)) == pytest.approx(np.log(2))
-    torch.testing.assert_close(L.entropy(torch.log_softmax(torch.zeros(3, 8), 1), reduction="mean"),
-                               torch.tensor(np.log(8), dtype=torch.float32))
+    torch.testing.assert_close(
+        L.entropy(torch.log_softmax(torch.zeros(3, 8), 1), reduction="mean"),
+        torch.tensor(np.log(8), dtype=torch.float32),
+    )
 
 
 def test_kl_error_messages():
-    with pytest.raises(ValueError, match=r"log_q should hold log-probabilities \(all <= 0\), got a value of 0\.7\. "
-                                         r"Pass torch\.log\(p\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"log_q should hold log-probabilities \(all <= 0\), got a value of 0\.7\. "
+        r"Pass torch\.log\(p\)",
+    ):
         L.kl_divergence(torch.log(torch.tensor([0.5, 0.5])), torch.tensor([0.3, 0.7]))
     with pytest.raises(ValueError, match=r"same shape, got \(2, 3\) and \(3,\)"):
         L.kl_divergence(torch.full((2, 3), -1.0), torch.full((3,), -1.0))
@@ -292,8 +339,9 @@ def test_a_nan_prediction_gives_nan_where_torch_gives_nan(reduction):
         lp, lq = (_with_nan(log_p), log_p.flip(0)) if nan_in == "p" else (log_p, _with_nan(log_p.flip(0)))
         expected = F.kl_div(lq, lp.exp(), reduction="none").sum(dim=1)
         torch.testing.assert_close(L.kl_divergence(lp, lq, reduction="none"), expected, equal_nan=True)
-    torch.testing.assert_close(L.entropy(_with_nan(log_p)), torch.special.entr(_with_nan(log_p).exp()).sum(dim=1),
-                               equal_nan=True)
+    torch.testing.assert_close(
+        L.entropy(_with_nan(log_p)), torch.special.entr(_with_nan(log_p).exp()).sum(dim=1), equal_nan=True
+    )
 
 
 @pytest.mark.parametrize("bad", [1.5, -0.2, NAN])
@@ -302,8 +350,11 @@ def test_binary_cross_entropy_refuses_a_target_outside_0_1_like_torch(bad):
     with pytest.raises(RuntimeError, match="all elements of target should be between 0 and 1"):
         F.binary_cross_entropy(prob, target)
     shown = "nan" if bad != bad else f"{bad:g}"
-    with pytest.raises(ValueError, match=rf"expects targets in \[0, 1\] \(a label 0 or 1, or a probability\), "
-                                         rf"got {shown}\. Labels such as -1/\+1"):
+    with pytest.raises(
+        ValueError,
+        match=rf"expects targets in \[0, 1\] \(a label 0 or 1, or a probability\), "
+        rf"got {shown}\. Labels such as -1/\+1",
+    ):
         L.binary_cross_entropy(prob, target)
 
 
@@ -341,7 +392,8 @@ def test_regression_losses_match_keras(tf):
     # keras.losses.Huber has the same formula and delta=1.0 default as F.huber_loss.
     for delta in (1.0, 0.5):
         assert float(keras.losses.Huber(delta=delta)(t, p)) == pytest.approx(
-            float(L.huber(pred, target, delta=delta)), rel=1e-6)
+            float(L.huber(pred, target, delta=delta)), rel=1e-6
+        )
     # reduction=None gives one loss per example (a row mean), not per element like reduction="none".
     per_example = np.asarray(keras.losses.MeanSquaredError(reduction=None)(t, p))
     np.testing.assert_allclose(per_example, L.mse(pred, target, reduction="none").mean(dim=1).numpy(), rtol=1e-6)
@@ -351,8 +403,9 @@ def test_sigmoid_cross_entropy_matches_tensorflow(tf):
     logits = torch.tensor([-200.0, -3.0, 0.0, 2.5, 200.0], dtype=torch.float64)
     target = torch.tensor([1.0, 0.0, 1.0, 0.3, 0.0], dtype=torch.float64)
     tf_loss = tf.nn.sigmoid_cross_entropy_with_logits(labels=target.numpy(), logits=logits.numpy()).numpy()
-    np.testing.assert_allclose(L.binary_cross_entropy_with_logits(logits, target, reduction="none").numpy(), tf_loss,
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        L.binary_cross_entropy_with_logits(logits, target, reduction="none").numpy(), tf_loss, rtol=1e-12
+    )
 
 
 def test_keras_binary_cross_entropy_defaults_bite(tf):

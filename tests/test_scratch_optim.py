@@ -19,6 +19,7 @@ Keras keeps the learning rate in float32 and casts Python hyperparameters throug
 float64 variables (ops.cast(0.9, "float64") is 0.8999999762), so the Keras comparisons use numbers
 that float32 holds exactly: learning rates 2**-k, momentum 0.875, betas (0.875, 1 - 2**-10).
 """
+
 import itertools
 
 import numpy as np
@@ -40,12 +41,15 @@ def _options(**choices):
 
 
 SGD_CASES = [
-    o for o in _options(lr=[0.05], momentum=[0.0, 0.9], dampening=[0.0, 0.3], weight_decay=[0.0, 0.05],
-                        nesterov=[False, True])
+    o
+    for o in _options(
+        lr=[0.05], momentum=[0.0, 0.9], dampening=[0.0, 0.3], weight_decay=[0.0, 0.05], nesterov=[False, True]
+    )
     if not (o["nesterov"] and (o["momentum"] == 0 or o["dampening"] != 0))
 ]
-RMSPROP_CASES = _options(lr=[0.01], alpha=[0.99, 0.9], centered=[False, True], momentum=[0.0, 0.9],
-                         weight_decay=[0.0, 0.05])
+RMSPROP_CASES = _options(
+    lr=[0.01], alpha=[0.99, 0.9], centered=[False, True], momentum=[0.0, 0.9], weight_decay=[0.0, 0.05]
+)
 ADAM_CASES = _options(lr=[0.01], betas=[(0.9, 0.999), (0.8, 0.99)], amsgrad=[False, True], weight_decay=[0.0, 0.05])
 ADAMW_CASES = _options(lr=[0.01], amsgrad=[False, True], weight_decay=[0.01, 0.1])
 
@@ -66,8 +70,10 @@ def random_stream(seed, dtype, steps=STEPS, shapes=((6, 5), (5,))):
     gen = torch.Generator().manual_seed(seed)
     start = [torch.randn(s, generator=gen, dtype=torch.float64).to(dtype) for s in shapes]
     # gradients of varying size per step, some coordinates tiny, so the adaptive methods are exercised
-    grads = [[(torch.randn(s, generator=gen, dtype=torch.float64) * (1 + 3 * (t % 7 == 0))).to(dtype) for s in shapes]
-             for t in range(steps)]
+    grads = [
+        [(torch.randn(s, generator=gen, dtype=torch.float64) * (1 + 3 * (t % 7 == 0))).to(dtype) for s in shapes]
+        for t in range(steps)
+    ]
     return start, grads
 
 
@@ -93,7 +99,7 @@ def test_matches_torch_step_for_step_on_random_gradients(case, dtype):
     for step, (a, b) in enumerate(zip(follow(ours, options, start, grads), follow(theirs, options, start, grads)), 1):
         for p, q in zip(a, b):
             assert p.dtype == dtype
-            torch.testing.assert_close(p, q, **TOL[dtype], msg=lambda m: f"step {step}: {m}")
+            torch.testing.assert_close(p, q, **TOL[dtype], msg=lambda m, step=step: f"step {step}: {m}")
     assert not torch.allclose(a[0], start[0])  # the parameters really moved
 
 
@@ -131,14 +137,19 @@ def test_matches_torch_training_a_small_network(case, dtype):
     # 60 steps take them to about 1e-4 with torch 2.14 and to 1.7e-3 with torch 2.11 (whose CPU kernels round
     # differently); float64 shows the update rules themselves agree to 1e-10.
     for p, q in zip(our_params, their_params):
-        torch.testing.assert_close(p, q, rtol=5e-3 if dtype == torch.float32 else 1e-10,
-                                   atol=5e-3 if dtype == torch.float32 else 1e-12)
+        torch.testing.assert_close(
+            p, q, rtol=5e-3 if dtype == torch.float32 else 1e-10, atol=5e-3 if dtype == torch.float32 else 1e-12
+        )
 
 
 def test_defaults_are_torchs():
     p = [torch.zeros(1, requires_grad=True)]
-    for ours, theirs in [(scratch.SGD, torch.optim.SGD), (scratch.RMSprop, torch.optim.RMSprop),
-                         (scratch.Adam, torch.optim.Adam), (scratch.AdamW, torch.optim.AdamW)]:
+    for ours, theirs in [
+        (scratch.SGD, torch.optim.SGD),
+        (scratch.RMSprop, torch.optim.RMSprop),
+        (scratch.Adam, torch.optim.Adam),
+        (scratch.AdamW, torch.optim.AdamW),
+    ]:
         our_defaults, their_defaults = ours(p).defaults, theirs(p).defaults
         for name, value in our_defaults.items():
             assert their_defaults[name] == value, f"{ours.__name__}.{name}: ours {value}, torch {their_defaults[name]}"
@@ -228,8 +239,9 @@ def test_works_with_fit_and_gives_torchs_history(cls):
         model, x, y = small_network(torch.float32)
         batches = [(x[i : i + 8], y[i : i + 8]) for i in range(0, 32, 8)]
         optimizer = optimizer_class(model.parameters(), lr=0.05)
-        histories.append(fit(model, batches, nn.functional.cross_entropy, optimizer, epochs=3, device="cpu",
-                             progress=False))
+        histories.append(
+            fit(model, batches, nn.functional.cross_entropy, optimizer, epochs=3, device="cpu", progress=False)
+        )
     ours, theirs = histories
     np.testing.assert_allclose(ours["train_loss"], theirs["train_loss"], rtol=1e-5)
     assert ours["lr"] == [0.05] * 3
@@ -254,15 +266,30 @@ def test_disabled_grad_scaler_just_calls_step():
         (lambda p: scratch.Adam(p, lr=float("nan")), ValueError, "lr must be a learning rate.*got nan"),
         (lambda p: scratch.SGD(p, lr="0.1"), ValueError, "lr must be a learning rate.*got '0.1'"),
         (lambda p: scratch.SGD(p, lr=0.1, nesterov=True), ValueError, "Nesterov momentum needs momentum > 0"),
-        (lambda p: scratch.SGD(p, lr=0.1, momentum=0.9, dampening=0.1, nesterov=True), ValueError,
-         "dampening = 0"),
-        (lambda p: scratch.SGD(p, lr=0.1, momentum=9), ValueError, r"momentum must be a number in \[0, 1\); got 9\. It is the fraction.*never forgets"),
-        (lambda p: scratch.SGD(p, lr=0.1, momentum=-0.5), ValueError, r"momentum must be a number in \[0, 1\); got -0\.5"),
-        (lambda p: scratch.SGD(p, lr=0.1, weight_decay=-1e-4), ValueError, "weight_decay must be a number 0 or more; got -0.0001"),
+        (lambda p: scratch.SGD(p, lr=0.1, momentum=0.9, dampening=0.1, nesterov=True), ValueError, "dampening = 0"),
+        (
+            lambda p: scratch.SGD(p, lr=0.1, momentum=9),
+            ValueError,
+            r"momentum must be a number in \[0, 1\); got 9\. It is the fraction.*never forgets",
+        ),
+        (
+            lambda p: scratch.SGD(p, lr=0.1, momentum=-0.5),
+            ValueError,
+            r"momentum must be a number in \[0, 1\); got -0\.5",
+        ),
+        (
+            lambda p: scratch.SGD(p, lr=0.1, weight_decay=-1e-4),
+            ValueError,
+            "weight_decay must be a number 0 or more; got -0.0001",
+        ),
         (lambda p: scratch.RMSprop(p, alpha=1.0), ValueError, r"alpha must be a number in \[0, 1\); got 1\.0"),
         (lambda p: scratch.RMSprop(p, eps=-1.0), ValueError, "eps must be a number 0 or more; got -1.0"),
         (lambda p: scratch.Adam(p, betas=(0.9, 1.0)), ValueError, r"betas\[1\] must be a number in \[0, 1\); got 1\.0"),
-        (lambda p: scratch.Adam(p, betas=(-0.1, 0.999)), ValueError, r"betas\[0\] must be a number in \[0, 1\); got -0\.1"),
+        (
+            lambda p: scratch.Adam(p, betas=(-0.1, 0.999)),
+            ValueError,
+            r"betas\[0\] must be a number in \[0, 1\); got -0\.1",
+        ),
         (lambda p: scratch.Adam(p, betas=0.9), ValueError, "betas must be a pair"),
         (lambda p: scratch.AdamW(p, weight_decay=-0.01), ValueError, "weight_decay must be a number 0 or more"),
         (lambda p: scratch.SGD(p, lr=0.1, momentum=0.9, nesterov="no"), TypeError, "nesterov must be True or False"),
@@ -289,7 +316,9 @@ def test_bad_parameters_are_refused_with_the_fix(cls):
         cls(model)
     with pytest.raises(TypeError, match=r"single tensor; wrap it in a list"):
         cls(torch.zeros(2, requires_grad=True))
-    with pytest.raises(ValueError, match=r"Parameter 0 \(shape \(3,\)\) does not require gradients.*requires_grad=True"):
+    with pytest.raises(
+        ValueError, match=r"Parameter 0 \(shape \(3,\)\) does not require gradients.*requires_grad=True"
+    ):
         cls([torch.zeros(3)])
     with pytest.raises(ValueError, match="not a leaf tensor"):
         cls([torch.zeros(3, requires_grad=True) * 2])
@@ -325,7 +354,7 @@ def assert_same_trajectory(a, b, dtype):
     tol = {torch.float32: dict(rtol=1e-4, atol=1e-5), torch.float64: dict(rtol=1e-10, atol=1e-12)}[dtype]
     for step, (ps, qs) in enumerate(zip(a, b), 1):
         for p, q in zip(ps, qs):
-            torch.testing.assert_close(p, q, **tol, msg=lambda m: f"step {step}: {m}")
+            torch.testing.assert_close(p, q, **tol, msg=lambda m, step=step: f"step {step}: {m}")
 
 
 def max_difference(a, b):
@@ -341,8 +370,9 @@ BETAS = (0.875, 1 - 2**-10)  # likewise, since Keras casts beta_1 and beta_2 thr
 def test_sgd_matches_keras(keras, dtype, momentum, nesterov):
     start, grads = random_stream(10, dtype, steps=50)
     ours = follow(scratch.SGD, dict(lr=LR_SGD, momentum=momentum, nesterov=nesterov), start, grads)
-    theirs = keras_follow(keras, keras.optimizers.SGD(learning_rate=LR_SGD, momentum=momentum, nesterov=nesterov),
-                          start, grads)
+    theirs = keras_follow(
+        keras, keras.optimizers.SGD(learning_rate=LR_SGD, momentum=momentum, nesterov=nesterov), start, grads
+    )
     assert_same_trajectory(ours, theirs, dtype)
 
 
@@ -351,7 +381,9 @@ def test_sgd_weight_decay_agrees_with_keras_only_without_momentum(keras, dtype):
     start, grads = random_stream(11, dtype, steps=50)
     wd = 2**-3
     plain = follow(scratch.SGD, dict(lr=LR_SGD, weight_decay=wd), start, grads)
-    assert_same_trajectory(plain, keras_follow(keras, keras.optimizers.SGD(LR_SGD, weight_decay=wd), start, grads), dtype)
+    assert_same_trajectory(
+        plain, keras_follow(keras, keras.optimizers.SGD(LR_SGD, weight_decay=wd), start, grads), dtype
+    )
     # with momentum, torch's L2 term enters the velocity; Keras's decoupled decay does not
     ours = follow(scratch.SGD, dict(lr=LR_SGD, momentum=0.875, weight_decay=wd), start, grads)
     theirs = keras_follow(keras, keras.optimizers.SGD(LR_SGD, momentum=0.875, weight_decay=wd), start, grads)
@@ -362,10 +394,12 @@ def test_sgd_weight_decay_agrees_with_keras_only_without_momentum(keras, dtype):
 @pytest.mark.parametrize("centered, momentum", [(False, 0.0), (True, 0.0), (False, 0.875), (True, 0.875)])
 def test_rmsprop_matches_keras_with_eps_zero(keras, dtype, centered, momentum):
     start, grads = random_stream(12, dtype, steps=50)
-    ours = follow(scratch.RMSprop, dict(lr=LR_ADAPTIVE, alpha=0.875, eps=0.0, centered=centered, momentum=momentum),
-                  start, grads)
-    keras_rmsprop = keras.optimizers.RMSprop(learning_rate=LR_ADAPTIVE, rho=0.875, epsilon=0.0, centered=centered,
-                                             momentum=momentum)
+    ours = follow(
+        scratch.RMSprop, dict(lr=LR_ADAPTIVE, alpha=0.875, eps=0.0, centered=centered, momentum=momentum), start, grads
+    )
+    keras_rmsprop = keras.optimizers.RMSprop(
+        learning_rate=LR_ADAPTIVE, rho=0.875, epsilon=0.0, centered=centered, momentum=momentum
+    )
     assert_same_trajectory(ours, keras_follow(keras, keras_rmsprop, start, grads), dtype)
 
 
@@ -407,9 +441,19 @@ def test_adamw_matches_keras_adamw_and_keras_adam_weight_decay_is_decoupled(kera
     start, grads = random_stream(16, dtype, steps=60)
     wd = 2**-2
     ours = follow(scratch.AdamW, dict(lr=LR_ADAPTIVE, betas=BETAS, eps=0.0, weight_decay=wd), start, grads)
-    assert_same_trajectory(ours, keras_follow(keras, keras.optimizers.AdamW(LR_ADAPTIVE, weight_decay=wd, beta_1=BETAS[0], beta_2=BETAS[1], epsilon=0.0),
-                                              start, grads), dtype)
-    keras_adam = keras_follow(keras, keras.optimizers.Adam(LR_ADAPTIVE, *BETAS, weight_decay=wd, epsilon=0.0), start, grads)
+    assert_same_trajectory(
+        ours,
+        keras_follow(
+            keras,
+            keras.optimizers.AdamW(LR_ADAPTIVE, weight_decay=wd, beta_1=BETAS[0], beta_2=BETAS[1], epsilon=0.0),
+            start,
+            grads,
+        ),
+        dtype,
+    )
+    keras_adam = keras_follow(
+        keras, keras.optimizers.Adam(LR_ADAPTIVE, *BETAS, weight_decay=wd, epsilon=0.0), start, grads
+    )
     assert_same_trajectory(ours, keras_adam, dtype)  # Keras's Adam(weight_decay) is AdamW ...
     torch_style_l2 = follow(scratch.Adam, dict(lr=LR_ADAPTIVE, betas=BETAS, eps=0.0, weight_decay=wd), start, grads)
     assert max_difference(torch_style_l2, keras_adam) > 1e-3  # ... not torch's Adam(weight_decay), an L2 term
@@ -423,9 +467,16 @@ def test_largest_difference_is_tiny_for_twins_and_large_for_different_rules():
         scratch.largest_difference(scratch.SGD, torch.optim.SGD, steps=0, lr=0.1)
 
 
-@pytest.mark.parametrize("options", [
-    dict(cls="SGD", lr=0.1, momentum=0.9, nesterov=True), dict(cls="RMSprop", lr=0.01, centered=True, momentum=0.5),
-    dict(cls="Adam", lr=0.01, amsgrad=True), dict(cls="AdamW", lr=0.01)], ids=lambda o: o["cls"])
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(cls="SGD", lr=0.1, momentum=0.9, nesterov=True),
+        dict(cls="RMSprop", lr=0.01, centered=True, momentum=0.5),
+        dict(cls="Adam", lr=0.01, amsgrad=True),
+        dict(cls="AdamW", lr=0.01),
+    ],
+    ids=lambda o: o["cls"],
+)
 def test_a_nan_gradient_spoils_the_same_coordinates_as_in_torch(options):
     """A NaN in one gradient coordinate: torch makes that weight NaN and leaves the others finite; so must we."""
     options = dict(options)
@@ -456,7 +507,11 @@ def test_a_parameter_group_with_a_bad_hyperparameter_is_refused_too(cls):
     assert len(optimizer.param_groups) == 1  # the refused group was not added
     optimizer.add_param_group({"params": [head], "lr": 0.5})
     assert [group["lr"] for group in optimizer.param_groups] == [0.01, 0.5]
-    bad = {scratch.SGD: ("momentum", 9), scratch.RMSprop: ("alpha", 1.0), scratch.Adam: ("betas", (0.9, 1.5)),
-           scratch.AdamW: ("eps", -1.0)}[cls]
+    bad = {
+        scratch.SGD: ("momentum", 9),
+        scratch.RMSprop: ("alpha", 1.0),
+        scratch.Adam: ("betas", (0.9, 1.5)),
+        scratch.AdamW: ("eps", -1.0),
+    }[cls]
     with pytest.raises(ValueError, match=rf"{bad[0]}(\[1\])? must be a number"):
         cls([{"params": [head], bad[0]: bad[1]}], lr=0.01)

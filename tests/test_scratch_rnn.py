@@ -1,4 +1,5 @@
 """Scratch RNN, LSTM and GRU cells against torch.nn (values and gradients) and Keras' GRU and LSTM."""
+
 import numpy as np
 import pytest
 import torch
@@ -31,7 +32,9 @@ def _randomise(module, gen, dtype):
 
 
 def _state(kind, shape, gen, dtype):
-    make = lambda: torch.randn(shape, generator=gen, dtype=dtype, requires_grad=True)
+    def make():
+        return torch.randn(shape, generator=gen, dtype=dtype, requires_grad=True)
+
     return (make(), make()) if kind == "lstm" else make()
 
 
@@ -89,7 +92,9 @@ def test_run_sequence_matches_torch_sequence_module(kind, dtype, batch_first, bi
     torch_outputs, torch_final = module(xs, torch_state)
     torch_final = tuple(s.squeeze(0) for s in torch_final) if kind == "lstm" else torch_final.squeeze(0)
     inputs = [xs, *_flat(state), *(w for w in weights if w is not None)]
-    _assert_same_values_and_gradients([outputs, *_flat(final)], [torch_outputs, *_flat(torch_final)], inputs, gen, dtype)
+    _assert_same_values_and_gradients(
+        [outputs, *_flat(final)], [torch_outputs, *_flat(torch_final)], inputs, gen, dtype
+    )
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -139,7 +144,9 @@ def test_gru_reset_gate_scales_the_hidden_product_including_its_bias():
     b_hh = torch.tensor([0.0, 0.0, 2.0])  # b_hn
     x, h = torch.ones(1, 1), torch.ones(1, 1)
     torch.testing.assert_close(gru_cell(x, h, w_ih, w_hh, b_ih, b_hh), torch.zeros(1, 1))
-    torch.testing.assert_close(gru_cell(x, h, w_ih, w_hh, b_ih, b_hh, reset_after=False), torch.tanh(torch.tensor([[2.0]])))
+    torch.testing.assert_close(
+        gru_cell(x, h, w_ih, w_hh, b_ih, b_hh, reset_after=False), torch.tanh(torch.tensor([[2.0]]))
+    )
 
 
 # ----------------------------------------------------------------------------- Keras
@@ -160,11 +167,11 @@ def test_keras_gru_with_reset_after_is_torchs_gru_with_reordered_gates(bias):
     w_ih, w_hh, b_ih, b_hh = cell_weights(module)
     weights = torch_gru_to_keras(w_ih, w_hh, b_ih, b_hh, reset_after=True)
     # The layout, written out: Keras' kernel is (input, 3 x units) in the order z, r, h; the bias is two rows.
-    np.testing.assert_array_equal(weights[0][:, :HIDDEN], w_ih[HIDDEN:2 * HIDDEN].detach().numpy().T)  # z
-    np.testing.assert_array_equal(weights[1][:, HIDDEN:2 * HIDDEN], w_hh[:HIDDEN].detach().numpy().T)  # r
+    np.testing.assert_array_equal(weights[0][:, :HIDDEN], w_ih[HIDDEN : 2 * HIDDEN].detach().numpy().T)  # z
+    np.testing.assert_array_equal(weights[1][:, HIDDEN : 2 * HIDDEN], w_hh[:HIDDEN].detach().numpy().T)  # r
     if bias:
         assert weights[2].shape == (2, 3 * HIDDEN)
-        np.testing.assert_array_equal(weights[2][1, 2 * HIDDEN:], b_hh[2 * HIDDEN:].detach().numpy())  # b_hn
+        np.testing.assert_array_equal(weights[2][1, 2 * HIDDEN :], b_hh[2 * HIDDEN :].detach().numpy())  # b_hn
     xs = torch.randn(BATCH, TIME, INPUT, generator=gen)
     h0 = torch.randn(BATCH, HIDDEN, generator=gen)
     keras_out, keras_h = _keras_sequence(keras.layers.GRU, weights, xs, [h0], reset_after=True, use_bias=bias)
@@ -225,18 +232,30 @@ def test_bad_nonlinearity_is_refused_by_name():
 @pytest.mark.parametrize(
     "call, message",
     [
-        (lambda: lstm_cell(torch.randn(2, INPUT), (torch.randn(2, HIDDEN),) * 2, *_weights(3)),
-         r"w_hh has shape \(12, 4\).*4 gate blocks \(i, f, g, o\)"),
-        (lambda: gru_cell(torch.randn(2, INPUT + 1), torch.randn(2, HIDDEN), *_weights(3)),
-         r"w_ih has shape \(12, 5\), but x has 6 features.*must be \(12, 6\)"),
-        (lambda: gru_cell(torch.randn(2, INPUT), torch.randn(3, HIDDEN), *_weights(3)),
-         r"h has shape \(3, 4\), but x is \(2, 5\).*must be \(2, 4\)"),
-        (lambda: lstm_cell(torch.randn(2, INPUT), (torch.randn(2, HIDDEN), torch.randn(2, 5)), *_weights(4)),
-         r"c has shape \(2, 5\)"),
-        (lambda: rnn_cell(torch.randn(2, INPUT), torch.randn(2, HIDDEN), *_weights(1), torch.randn(8)),
-         r"b_ih has shape \(8,\), but it must be \(4,\)"),
-        (lambda: rnn_cell(torch.randn(2, 1, INPUT), torch.randn(2, HIDDEN), *_weights(1)),
-         r"x must be \(batch, input\)"),
+        (
+            lambda: lstm_cell(torch.randn(2, INPUT), (torch.randn(2, HIDDEN),) * 2, *_weights(3)),
+            r"w_hh has shape \(12, 4\).*4 gate blocks \(i, f, g, o\)",
+        ),
+        (
+            lambda: gru_cell(torch.randn(2, INPUT + 1), torch.randn(2, HIDDEN), *_weights(3)),
+            r"w_ih has shape \(12, 5\), but x has 6 features.*must be \(12, 6\)",
+        ),
+        (
+            lambda: gru_cell(torch.randn(2, INPUT), torch.randn(3, HIDDEN), *_weights(3)),
+            r"h has shape \(3, 4\), but x is \(2, 5\).*must be \(2, 4\)",
+        ),
+        (
+            lambda: lstm_cell(torch.randn(2, INPUT), (torch.randn(2, HIDDEN), torch.randn(2, 5)), *_weights(4)),
+            r"c has shape \(2, 5\)",
+        ),
+        (
+            lambda: rnn_cell(torch.randn(2, INPUT), torch.randn(2, HIDDEN), *_weights(1), torch.randn(8)),
+            r"b_ih has shape \(8,\), but it must be \(4,\)",
+        ),
+        (
+            lambda: rnn_cell(torch.randn(2, 1, INPUT), torch.randn(2, HIDDEN), *_weights(1)),
+            r"x must be \(batch, input\)",
+        ),
     ],
     ids=["w_hh_gates", "w_ih_inputs", "h_batch", "c_hidden", "bias", "x_3d"],
 )
@@ -265,8 +284,9 @@ def test_run_sequence_refuses_bad_sequences_and_needs_a_state_for_a_cell_of_your
         run_sequence(rnn_cell, torch.randn(0, 2, INPUT), None, w_ih, w_hh)
     with pytest.raises(ValueError, match="needs the initial state for a cell of your own"):
         run_sequence(lambda x, h, *w: rnn_cell(x, h, *w), torch.randn(TIME, 2, INPUT), None, w_ih, w_hh)
-    outputs, _ = run_sequence(lambda x, h, *w: rnn_cell(x, h, *w), torch.randn(TIME, 2, INPUT),
-                              torch.zeros(2, HIDDEN), w_ih, w_hh)
+    outputs, _ = run_sequence(
+        lambda x, h, *w: rnn_cell(x, h, *w), torch.randn(TIME, 2, INPUT), torch.zeros(2, HIDDEN), w_ih, w_hh
+    )
     assert outputs.shape == (TIME, 2, HIDDEN)
     with pytest.raises(TypeError, match="cell must be a function"):
         run_sequence("lstm", torch.randn(TIME, 2, INPUT), None, w_ih, w_hh)

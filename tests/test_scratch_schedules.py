@@ -1,4 +1,5 @@
 """course_lib.scratch.schedules against torch.optim.lr_scheduler, value by value."""
+
 import math
 
 import pytest
@@ -58,7 +59,9 @@ def test_cosine_endpoints():
 
 @pytest.mark.parametrize("warmup, start, end", [(5, 1 / 3, 1.0), (10, 0.01, 1.0), (20, 0.5, 0.8), (1, 0.1, 1.0)])
 def test_linear_warmup_matches_linearlr(warmup, start, end):
-    theirs = torch_lrs(lambda o: torch.optim.lr_scheduler.LinearLR(o, start_factor=start, end_factor=end, total_iters=warmup))
+    theirs = torch_lrs(
+        lambda o: torch.optim.lr_scheduler.LinearLR(o, start_factor=start, end_factor=end, total_iters=warmup)
+    )
     assert_same([S.linear_warmup_lr(t, 0.1, warmup, start, end) for t in range(STEPS)], theirs)
     assert_same(our_lrs(lambda o: S.LinearWarmup(o, warmup, start, end)), theirs)
 
@@ -73,8 +76,10 @@ def test_warmup_cosine_matches_sequential_linear_then_cosine(warmup, total, min_
     def make(o):
         return torch.optim.lr_scheduler.SequentialLR(
             o,
-            [torch.optim.lr_scheduler.LinearLR(o, start_factor=start, total_iters=warmup),
-             torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=total - warmup, eta_min=min_lr)],
+            [
+                torch.optim.lr_scheduler.LinearLR(o, start_factor=start, total_iters=warmup),
+                torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=total - warmup, eta_min=min_lr),
+            ],
             milestones=[warmup],
         )
 
@@ -86,11 +91,16 @@ def test_warmup_cosine_matches_sequential_linear_then_cosine(warmup, total, min_
     assert S.warmup_cosine_lr(total + 7, 0.1, warmup, total, min_lr, start) == pytest.approx(min_lr)
 
 
-@pytest.mark.parametrize("total, pct, div, final",
-                         [(60, 0.3, 25.0, 1e4), (100, 0.25, 10.0, 100.0), (37, 0.5, 25.0, 1e4)])
+@pytest.mark.parametrize(
+    "total, pct, div, final", [(60, 0.3, 25.0, 1e4), (100, 0.25, 10.0, 100.0), (37, 0.5, 25.0, 1e4)]
+)
 def test_one_cycle_matches_onecyclelr(total, pct, div, final):
-    theirs = torch_lrs(lambda o: torch.optim.lr_scheduler.OneCycleLR(
-        o, max_lr=0.1, total_steps=total, pct_start=pct, div_factor=div, final_div_factor=final), steps=total)
+    theirs = torch_lrs(
+        lambda o: torch.optim.lr_scheduler.OneCycleLR(
+            o, max_lr=0.1, total_steps=total, pct_start=pct, div_factor=div, final_div_factor=final
+        ),
+        steps=total,
+    )
     assert_same([S.one_cycle_lr(t, 0.1, total, pct, div, final) for t in range(total)], theirs)
     assert max(theirs) == pytest.approx(0.1, rel=0.01) and theirs[0] == pytest.approx(0.1 / div)
     with pytest.raises(ValueError, match="past the schedule's last step"):
@@ -132,8 +142,17 @@ def test_schedule_inside_fit_changes_the_rate_each_batch():
     optimizer = scratch.SGD(model.parameters(), lr=0.1)
     schedule = S.WarmupCosine(optimizer, warmup_steps=2, total_steps=8)
     batches = [(x[i : i + 8], y[i : i + 8]) for i in range(0, 32, 8)]  # 4 batches an epoch
-    history = fit(model, batches, torch.nn.functional.mse_loss, optimizer, epochs=2, device="cpu",
-                  scheduler=schedule, scheduler_step="batch", progress=False)
+    history = fit(
+        model,
+        batches,
+        torch.nn.functional.mse_loss,
+        optimizer,
+        epochs=2,
+        device="cpu",
+        scheduler=schedule,
+        scheduler_step="batch",
+        progress=False,
+    )
     assert schedule.last_step == 8
     # fit records the rate each epoch's last step used: steps 3 and 7 (counted from 0), not the one after them
     assert history["lr"] == pytest.approx([S.warmup_cosine_lr(3, 0.1, 2, 8), S.warmup_cosine_lr(7, 0.1, 2, 8)])
@@ -142,14 +161,20 @@ def test_schedule_inside_fit_changes_the_rate_each_batch():
 @pytest.mark.parametrize(
     "call, match",
     [
-        (lambda: S.step_decay_lr(-1, 0.1, 5), "step must be a whole number, 0 or more; got -1. Step 0 is before the first update"),
+        (
+            lambda: S.step_decay_lr(-1, 0.1, 5),
+            "step must be a whole number, 0 or more; got -1. Step 0 is before the first update",
+        ),
         (lambda: S.step_decay_lr(1.5, 0.1, 5), "step must be a whole number"),
         (lambda: S.step_decay_lr(3, 0.1, 0), "step_size must be a whole number of steps, 1 or more"),
         (lambda: S.step_decay_lr(3, 0.1, 5, gamma=0), r"gamma must be a number above 0; got 0\. It is the factor"),
         (lambda: S.cosine_lr(3, -0.1, 10), "base_lr must be a learning rate"),
         (lambda: S.cosine_lr(3, 0.1, 0), "total_steps must be a whole number"),
         (lambda: S.cosine_lr(3, 0.1, 10, min_lr=-1), "min_lr must be a learning rate"),
-        (lambda: S.linear_warmup_lr(3, 0.1, 5, start_factor=0), r"start_factor must be a number in \(0, 1\]; got 0\. It is a fraction of the base"),
+        (
+            lambda: S.linear_warmup_lr(3, 0.1, 5, start_factor=0),
+            r"start_factor must be a number in \(0, 1\]; got 0\. It is a fraction of the base",
+        ),
         (lambda: S.linear_warmup_lr(3, 0.1, 5, end_factor=2), r"end_factor must be a number in \(0, 1\]; got 2"),
         (lambda: S.warmup_cosine_lr(3, 0.1, 10, 10), r"total_steps \(10\) must be larger than warmup_steps \(10\)"),
         (lambda: S.StepDecay(object(), 5), "needs an optimizer with param_groups"),

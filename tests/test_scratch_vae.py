@@ -1,4 +1,5 @@
 """course_lib.scratch.vae against torch.distributions, torch.nn.functional and closed forms."""
+
 import math
 
 import pytest
@@ -224,7 +225,7 @@ class LinearGaussian:
         return lambda z: -0.5 * ((x - z @ self.W.T - self.b) ** 2 / self.s2 + math.log(2 * math.pi * self.s2)).sum(1)
 
     def posterior(self, x):
-        precision = 1 + (self.W ** 2).sum(0) / self.s2  # diagonal of I + W^T W / s^2
+        precision = 1 + (self.W**2).sum(0) / self.s2  # diagonal of I + W^T W / s^2
         var = 1 / precision
         mu = ((x - self.b) @ self.W) / self.s2 * var
         return mu, torch.log(var).expand_as(mu).clone()
@@ -252,7 +253,8 @@ def test_importance_sampling_rises_with_k_towards_log_px_from_the_elbo():
     # k = 1 estimates spread by about 3.5 here: the mean of 20,000 is within 0.1 (4 standard errors)
     for k, repeats in ((1, 20_000), (5, 2000), (50, 2000)):
         est = V.importance_sampled_log_likelihood(
-            mu_q.repeat(repeats, 1), logvar_q.repeat(repeats, 1), model.log_likelihood(x.repeat(repeats, 1)), k, gen(k))
+            mu_q.repeat(repeats, 1), logvar_q.repeat(repeats, 1), model.log_likelihood(x.repeat(repeats, 1)), k, gen(k)
+        )
         means[k] = est.view(repeats, 4).mean(0)
     torch.testing.assert_close(means[1], elbo, atol=0.1, rtol=0)  # k = 1: an ELBO sample on average
     assert (means[1] < means[5]).all() and (means[5] < means[50]).all()  # rises with k

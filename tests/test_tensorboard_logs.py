@@ -1,4 +1,5 @@
 """TensorBoardLogger writes what fit does; read_scalars and plot_runs read it back without a server."""
+
 import os
 import subprocess
 import sys
@@ -6,12 +7,11 @@ from pathlib import Path
 
 import matplotlib
 import pytest
-import torch
+from test_train_checkpoint import EPOCHS, PowerCut, build, run_fit
 
 import course_lib
 from course_lib.callbacks import Callback, Checkpoint, TensorBoardLogger
 from course_lib.tensorboard_logs import _without_tensorflow, list_runs, plot_runs, read_scalars
-from test_train_checkpoint import EPOCHS, PowerCut, build, run_fit
 
 matplotlib.use("Agg")
 ROOT = Path(course_lib.__file__).resolve().parent.parent
@@ -85,8 +85,11 @@ def test_plot_runs_draws_each_run_and_names_what_is_missing(tmp_path):
         model, optimizer, _, train, val = build()
         for group in optimizer.param_groups:
             group["lr"] = lr
-        run_fit((model, optimizer, None, train, val), epochs=2,
-                callbacks=[TensorBoardLogger(tmp_path / "runs" / name, histograms_every=0)])
+        run_fit(
+            (model, optimizer, None, train, val),
+            epochs=2,
+            callbacks=[TensorBoardLogger(tmp_path / "runs" / name, histograms_every=0)],
+        )
     runs = {path.name: path for path in list_runs(tmp_path / "runs")}
     assert list(runs) == ["fast", "slow"]
     figure = plot_runs(runs, tags=("epoch/train_loss", "epoch/val_accuracy"))
@@ -114,11 +117,18 @@ def test_logger_arguments_are_checked(tmp_path):
 
 
 def test_writing_and_reading_logs_never_imports_tensorflow(tmp_path):
-    script = ("import sys, torch, course_lib\n"
-              "from course_lib.tensorboard_logs import summary_writer, read_scalars\n"
-              f"w = summary_writer({str(tmp_path)!r}); w.add_scalar('x', 1.0, 1); w.add_histogram('h', torch.ones(3), 1)\n"
-              f"w.close(); assert read_scalars({str(tmp_path)!r})['x'].values == [1.0]\n"
-              "assert 'tensorflow' not in sys.modules, 'TensorFlow was imported'\n")
-    done = subprocess.run([sys.executable, "-c", script], env={**os.environ, "PYTHONPATH": str(ROOT)},
-                          capture_output=True, text=True, check=False)
+    script = (
+        "import sys, torch, course_lib\n"
+        "from course_lib.tensorboard_logs import summary_writer, read_scalars\n"
+        f"w = summary_writer({str(tmp_path)!r}); w.add_scalar('x', 1.0, 1); w.add_histogram('h', torch.ones(3), 1)\n"
+        f"w.close(); assert read_scalars({str(tmp_path)!r})['x'].values == [1.0]\n"
+        "assert 'tensorflow' not in sys.modules, 'TensorFlow was imported'\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-2000:]

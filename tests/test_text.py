@@ -1,4 +1,5 @@
 """Character vocabulary, nanoGPT's split and the two batch loaders of course_lib.text."""
+
 import doctest
 import itertools
 
@@ -37,7 +38,7 @@ def test_tiny_shakespeare_has_nanogpts_65_characters_and_split(corpus):
     text = load_tiny_shakespeare()
     n = len(text)
     assert corpus.vocab.decode(corpus.train) == text[: int(n * 0.9)]
-    assert corpus.vocab.decode(corpus.val) == text[int(n * 0.9):]
+    assert corpus.vocab.decode(corpus.val) == text[int(n * 0.9) :]
     assert corpus.vocab.decode(corpus.train[:14]) == "First Citizen:"
 
 
@@ -54,7 +55,10 @@ def test_encode_decode_round_trip_and_order():
 
 def test_a_character_outside_the_vocabulary_is_named_with_its_position():
     vocab = CharVocabulary("abc")
-    with pytest.raises(UnknownCharacterError, match=r"The character 'z' \(position 2\) is not one of the 3 characters of this vocabulary"):
+    with pytest.raises(
+        UnknownCharacterError,
+        match=r"The character 'z' \(position 2\) is not one of the 3 characters of this vocabulary",
+    ):
         vocab.encode("abzc")
     with pytest.raises(ValueError, match="'abc'"):  # the error lists the characters it does know
         vocab.encode("é")

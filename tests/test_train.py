@@ -28,8 +28,14 @@ def _fit(model=None, train=None, **kwargs):
     model = model if model is not None else _model()
     kwargs.setdefault("progress", False)
     optimizer = kwargs.pop("optimizer", None) or torch.optim.SGD(model.parameters(), 0.1)
-    return fit(model, train if train is not None else _loader(), kwargs.pop("loss_fn", nn.functional.cross_entropy),
-               optimizer, kwargs.pop("epochs", 1), **kwargs)
+    return fit(
+        model,
+        train if train is not None else _loader(),
+        kwargs.pop("loss_fn", nn.functional.cross_entropy),
+        optimizer,
+        kwargs.pop("epochs", 1),
+        **kwargs,
+    )
 
 
 class _Scripted(Callback):
@@ -68,8 +74,15 @@ def test_fit_learns_and_records_history():
     val = data.TensorBatchLoader(*_blobs(seed=1), batch_size=64)
     model = _model()
     before = evaluate(model, val, nn.functional.cross_entropy)
-    history = fit(model, train, nn.functional.cross_entropy, torch.optim.Adam(model.parameters(), 0.05),
-                  epochs=5, val_data=val, progress=False)
+    history = fit(
+        model,
+        train,
+        nn.functional.cross_entropy,
+        torch.optim.Adam(model.parameters(), 0.05),
+        epochs=5,
+        val_data=val,
+        progress=False,
+    )
     assert history.epochs == 5 and not history.stopped_early
     assert set(history.keys()) >= {"train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds"}
     assert history["train_loss"][-1] < history["train_loss"][0]
@@ -92,8 +105,14 @@ def test_regression_has_loss_but_no_accuracy():
     x = torch.randn(64, 3)
     y = x.sum(1, keepdim=True)
     model = nn.Linear(3, 1)
-    history = fit(model, data.TensorBatchLoader(x, y, batch_size=16), nn.functional.mse_loss,
-                  torch.optim.SGD(model.parameters(), 0.1), epochs=20, progress=False)
+    history = fit(
+        model,
+        data.TensorBatchLoader(x, y, batch_size=16),
+        nn.functional.mse_loss,
+        torch.optim.SGD(model.parameters(), 0.1),
+        epochs=20,
+        progress=False,
+    )
     assert "train_accuracy" not in history and history["train_loss"][-1] < 1e-2
 
 
@@ -111,8 +130,15 @@ def test_early_stopping_and_best_weights():
     model = _model()
     best, stop, snapshots = BestWeights(), EarlyStopping(patience=2), _Snapshots()
     scripted = _Scripted("val_loss", [0.5, 0.3, 0.4, 0.45, 0.5, 0.6, 0.7])  # a made-up curve: best at epoch 2
-    history = fit(model, loader, nn.functional.cross_entropy, torch.optim.SGD(model.parameters(), 0.5),
-                  epochs=7, callbacks=[scripted, snapshots, best, stop], progress=False)
+    history = fit(
+        model,
+        loader,
+        nn.functional.cross_entropy,
+        torch.optim.SGD(model.parameters(), 0.5),
+        epochs=7,
+        callbacks=[scripted, snapshots, best, stop],
+        progress=False,
+    )
     assert history.stopped_early and history.epochs == 4 and stop.stopped_epoch == 4
     assert best.best_epoch == 2
     for name, value in model.state_dict().items():
@@ -123,8 +149,15 @@ def test_callback_watching_a_missing_metric_says_to_pass_val_data():
     x, y = _blobs(32)
     model = _model()
     with pytest.raises(KeyError, match="Pass val_data to fit"):
-        fit(model, data.TensorBatchLoader(x, y), nn.functional.cross_entropy,
-            torch.optim.SGD(model.parameters(), 0.1), epochs=1, callbacks=[EarlyStopping()], progress=False)
+        fit(
+            model,
+            data.TensorBatchLoader(x, y),
+            nn.functional.cross_entropy,
+            torch.optim.SGD(model.parameters(), 0.1),
+            epochs=1,
+            callbacks=[EarlyStopping()],
+            progress=False,
+        )
 
 
 def test_callback_arguments_are_checked():
@@ -155,16 +188,29 @@ def test_diverging_loss_stops_with_advice():
     model = _model()
     x[0, 0] = math.nan
     with pytest.raises(FloatingPointError, match="training diverged.*smaller learning rate"):
-        fit(model, data.TensorBatchLoader(x, y, batch_size=64), nn.functional.cross_entropy,
-            torch.optim.SGD(model.parameters(), 0.1), epochs=1, progress=False)
+        fit(
+            model,
+            data.TensorBatchLoader(x, y, batch_size=64),
+            nn.functional.cross_entropy,
+            torch.optim.SGD(model.parameters(), 0.1),
+            epochs=1,
+            progress=False,
+        )
 
 
 def test_gradient_clipping_bounds_the_update():
     x, y = _blobs(64)
     model = nn.Linear(2, 2)
     before = model.weight.detach().clone()
-    fit(model, data.TensorBatchLoader(x * 1000, y, batch_size=64), nn.functional.cross_entropy,
-        torch.optim.SGD(model.parameters(), 1.0), epochs=1, grad_clip=0.01, progress=False)
+    fit(
+        model,
+        data.TensorBatchLoader(x * 1000, y, batch_size=64),
+        nn.functional.cross_entropy,
+        torch.optim.SGD(model.parameters(), 1.0),
+        epochs=1,
+        grad_clip=0.01,
+        progress=False,
+    )
     assert float((model.weight.detach().cpu() - before).norm()) <= 0.01 + 1e-6  # fit may have moved it to a GPU
 
 
@@ -185,8 +231,15 @@ def test_gpu_extras_stay_off_on_cpu():
     _, y = _blobs(32)
     model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.Flatten(), nn.Linear(2 * 4 * 4, 2))
     images = torch.randn(32, 1, 4, 4)
-    fit(model, data.TensorBatchLoader(images, y, batch_size=8), nn.functional.cross_entropy,
-        torch.optim.SGD(model.parameters(), 0.1), epochs=1, device="cpu", progress=False)
+    fit(
+        model,
+        data.TensorBatchLoader(images, y, batch_size=8),
+        nn.functional.cross_entropy,
+        torch.optim.SGD(model.parameters(), 0.1),
+        epochs=1,
+        device="cpu",
+        progress=False,
+    )
     assert model[0].weight.is_contiguous()  # channels-last is a CUDA-only optimisation
 
 
@@ -200,8 +253,15 @@ def test_history_errors_name_what_exists():
 def test_live_plot_and_progress_work_without_a_notebook(capsys):
     x, y = _blobs(32)
     model = _model()
-    history = fit(model, data.TensorBatchLoader(x, y, batch_size=16), nn.functional.cross_entropy,
-                  torch.optim.SGD(model.parameters(), 0.1), epochs=2, live_plot=True, progress=True)
+    history = fit(
+        model,
+        data.TensorBatchLoader(x, y, batch_size=16),
+        nn.functional.cross_entropy,
+        torch.optim.SGD(model.parameters(), 0.1),
+        epochs=2,
+        live_plot=True,
+        progress=True,
+    )
     assert history.epochs == 2
 
 
@@ -217,8 +277,9 @@ def test_progress_bar_works_with_data_that_has_no_length():
         def __iter__(self):
             return batches()
 
-    history = fit(model, Batches(), nn.functional.cross_entropy, torch.optim.SGD(model.parameters(), 0.1),
-                  epochs=2, progress=True)
+    history = fit(
+        model, Batches(), nn.functional.cross_entropy, torch.optim.SGD(model.parameters(), 0.1), epochs=2, progress=True
+    )
     assert history.epochs == 2
 
 
@@ -250,8 +311,15 @@ def test_on_batch_end_sees_every_batch_loss():
             seen.append(loss)
 
     model = _model()
-    history = fit(model, data.TensorBatchLoader(x, y, batch_size=32), nn.functional.cross_entropy,
-                  torch.optim.SGD(model.parameters(), 0.1), epochs=2, callbacks=[Record()], progress=False)
+    history = fit(
+        model,
+        data.TensorBatchLoader(x, y, batch_size=32),
+        nn.functional.cross_entropy,
+        torch.optim.SGD(model.parameters(), 0.1),
+        epochs=2,
+        callbacks=[Record()],
+        progress=False,
+    )
     assert len(seen) == 2 * 4  # 100 examples in batches of 32: 4 batches an epoch
     sizes = [32, 32, 32, 4]
     first_epoch = sum(loss * n for loss, n in zip(seen[:4], sizes)) / 100
@@ -279,8 +347,12 @@ def test_an_error_keeps_the_history_closes_the_bars_and_restores_the_best_weight
             ended.append(history.epochs)
 
     with pytest.raises(type(error)) as caught:
-        _fit(model, epochs=5, progress=True,
-             callbacks=[_Scripted("val_loss", [0.5, 0.3, 0.4, 0.4]), snapshots, best, End(), _FailAt(3, error)])
+        _fit(
+            model,
+            epochs=5,
+            progress=True,
+            callbacks=[_Scripted("val_loss", [0.5, 0.3, 0.4, 0.4]), snapshots, best, End(), _FailAt(3, error)],
+        )
     assert caught.value.history.epochs == 3 and caught.value.history["val_loss"] == [0.5, 0.3, 0.4]
     assert ended == [3] and best.best_epoch == 2
     for name, value in model.state_dict().items():  # BestWeights put epoch 2 back
@@ -307,8 +379,9 @@ def test_a_diverging_loss_keeps_the_history_passed_in():
 def test_monitor_mode_is_read_from_the_metric_name():
     model, snapshots = _model(), _Snapshots()
     best, stop = BestWeights(monitor="val_accuracy"), EarlyStopping(monitor="val_accuracy", patience=3)
-    history = _fit(model, epochs=6, callbacks=[_Scripted("val_accuracy", [0.5, 0.6, 0.7, 0.9, 0.8, 0.85]),
-                                               snapshots, best, stop])
+    history = _fit(
+        model, epochs=6, callbacks=[_Scripted("val_accuracy", [0.5, 0.6, 0.7, 0.9, 0.8, 0.85]), snapshots, best, stop]
+    )
     assert best.mode == stop.mode == "max"
     assert best.best_epoch == 4 and not history.stopped_early  # rising accuracy is improvement
     for name, value in model.state_dict().items():
@@ -372,9 +445,11 @@ def test_every_device_argument_goes_through_get_device(call):
     from course_lib.device import DeviceNotAvailableError
 
     model = _model()
-    run = {"fit": lambda device: _fit(model, device=device),
-           "evaluate": lambda device: evaluate(model, _loader(), device=device),
-           "predict": lambda device: predict(model, _loader(), device=device)}[call]
+    run = {
+        "fit": lambda device: _fit(model, device=device),
+        "evaluate": lambda device: evaluate(model, _loader(), device=device),
+        "predict": lambda device: predict(model, _loader(), device=device),
+    }[call]
     with pytest.raises(DeviceNotAvailableError, match="does not support device 'meta'"):
         run(torch.device("meta"))
     assert model[0].weight.device.type == "cpu"  # not moved to meta
@@ -401,26 +476,55 @@ def _float_labels():
 @pytest.mark.parametrize(
     "call, error, match",
     [
-        (lambda: _fit(loss_fn=nn.CrossEntropyLoss), TypeError,
-         r"loss_fn is the class CrossEntropyLoss; create the loss first: CrossEntropyLoss\(\)"),
-        (lambda: _fit(loss_fn=nn.CrossEntropyLoss(reduction="none")), ValueError,
-         "reduction='none'.*needs the mean over the batch"),
-        (lambda: _fit(loss_fn=lambda out, y: nn.functional.cross_entropy(out, y, reduction="none")), ValueError,
-         r"the loss is a tensor of shape \(16,\), not one number.*reduction='none'"),
-        (lambda: fit(_model(), _loader(), nn.functional.cross_entropy, torch.optim.Adam, progress=False), TypeError,
-         r"optimizer is the class Adam; create it.*Adam\(model.parameters\(\)"),
-        (lambda: _fit(callbacks=[EarlyStopping]), TypeError,
-         r"callbacks\[0\] is the class EarlyStopping; create the callback first"),
+        (
+            lambda: _fit(loss_fn=nn.CrossEntropyLoss),
+            TypeError,
+            r"loss_fn is the class CrossEntropyLoss; create the loss first: CrossEntropyLoss\(\)",
+        ),
+        (
+            lambda: _fit(loss_fn=nn.CrossEntropyLoss(reduction="none")),
+            ValueError,
+            "reduction='none'.*needs the mean over the batch",
+        ),
+        (
+            lambda: _fit(loss_fn=lambda out, y: nn.functional.cross_entropy(out, y, reduction="none")),
+            ValueError,
+            r"the loss is a tensor of shape \(16,\), not one number.*reduction='none'",
+        ),
+        (
+            lambda: fit(_model(), _loader(), nn.functional.cross_entropy, torch.optim.Adam, progress=False),
+            TypeError,
+            r"optimizer is the class Adam; create it.*Adam\(model.parameters\(\)",
+        ),
+        (
+            lambda: _fit(callbacks=[EarlyStopping]),
+            TypeError,
+            r"callbacks\[0\] is the class EarlyStopping; create the callback first",
+        ),
         (lambda: _fit(callbacks=5), TypeError, "callbacks must be a list"),
-        (lambda: _fit(train=_float_labels()), ValueError,
-         r"targets are floating-point numbers \(torch.float32\).*y.long\(\)"),
-        (lambda: _fit(_ReturnsAPair()), TypeError,
-         "model returned a tuple of 2 items, not one tensor"),
-        (lambda: evaluate(_ReturnsAPair(), _loader(), nn.functional.cross_entropy), TypeError,
-         "model returned a tuple of 2 items"),
+        (
+            lambda: _fit(train=_float_labels()),
+            ValueError,
+            r"targets are floating-point numbers \(torch.float32\).*y.long\(\)",
+        ),
+        (lambda: _fit(_ReturnsAPair()), TypeError, "model returned a tuple of 2 items, not one tensor"),
+        (
+            lambda: evaluate(_ReturnsAPair(), _loader(), nn.functional.cross_entropy),
+            TypeError,
+            "model returned a tuple of 2 items",
+        ),
     ],
-    ids=["loss-class", "reduction-none-module", "reduction-none-function", "optimizer-class", "callback-class",
-         "callbacks-not-a-list", "float-labels", "model-returns-tuple", "evaluate-model-returns-tuple"],
+    ids=[
+        "loss-class",
+        "reduction-none-module",
+        "reduction-none-function",
+        "optimizer-class",
+        "callback-class",
+        "callbacks-not-a-list",
+        "float-labels",
+        "model-returns-tuple",
+        "evaluate-model-returns-tuple",
+    ],
 )
 def test_common_mistakes_get_one_sentence(call, error, match):
     with pytest.raises(error, match=match):
@@ -566,8 +670,15 @@ def test_the_float16_path_scales_the_loss_and_clips_the_true_gradients(monkeypat
             changes.append(float((model.weight.detach() - self.before).norm()))
             self.before = model.weight.detach().clone()
 
-    history = _fit(model, train=_loader(n=128, batch_size=16), optimizer=torch.optim.SGD(model.parameters(), 1.0),
-                   grad_clip=0.01, epochs=2, callbacks=[StepSizes()], val_data=_loader(seed=1))
+    history = _fit(
+        model,
+        train=_loader(n=128, batch_size=16),
+        optimizer=torch.optim.SGD(model.parameters(), 1.0),
+        grad_clip=0.01,
+        epochs=2,
+        callbacks=[StepSizes()],
+        val_data=_loader(seed=1),
+    )
     assert all(math.isfinite(v) for v in history["train_loss"] + history["val_loss"])
     # clipping saw the unscaled gradients: a step moves the weights by at most the clip norm, and the large
     # early gradients by the clip norm itself (not by the clip norm divided by the loss scale, 65536)
@@ -623,8 +734,14 @@ def _parts_loss(output, y):
 def test_a_loss_with_parts_is_recorded_part_by_part():
     model = _model()
     train, val = _loader(n=70, batch_size=16), _loader(n=50, batch_size=16, seed=1)  # uneven last batches
-    history = _fit(model, train=train, loss_fn=_parts_loss, val_data=val, epochs=2,
-                   optimizer=torch.optim.SGD(model.parameters(), 0.0))  # lr 0: the model stays the same
+    history = _fit(
+        model,
+        train=train,
+        loss_fn=_parts_loss,
+        val_data=val,
+        epochs=2,
+        optimizer=torch.optim.SGD(model.parameters(), 0.0),
+    )  # lr 0: the model stays the same
     for split in ("train", "val"):
         for name in ("loss", "ce", "size", "accuracy"):
             assert len(history[f"{split}_{name}"]) == 2
@@ -646,10 +763,16 @@ def test_a_loss_with_parts_is_recorded_part_by_part():
     "loss_fn, error, match",
     [
         (lambda out, y: {"total": nn.functional.cross_entropy(out, y)}, ValueError, "no 'loss' entry"),
-        (lambda out, y: {"loss": nn.functional.cross_entropy(out, y), "accuracy": torch.tensor(1.0)}, ValueError,
-         "part named 'accuracy'"),
-        (lambda out, y: {"loss": nn.functional.cross_entropy(out, y), "per_example": out.sum(1)}, ValueError,
-         r"the part 'per_example' returned by loss_fn is a tensor of shape \(16,\)"),
+        (
+            lambda out, y: {"loss": nn.functional.cross_entropy(out, y), "accuracy": torch.tensor(1.0)},
+            ValueError,
+            "part named 'accuracy'",
+        ),
+        (
+            lambda out, y: {"loss": nn.functional.cross_entropy(out, y), "per_example": out.sum(1)},
+            ValueError,
+            r"the part 'per_example' returned by loss_fn is a tensor of shape \(16,\)",
+        ),
         (lambda out, y: [nn.functional.cross_entropy(out, y)], TypeError, "returned a list"),
         (lambda out, y: nn.functional.cross_entropy(out, y).item(), TypeError, r"returned a float.*\.item\(\)"),
         (lambda out, y: nn.functional.cross_entropy(out, y).detach(), RuntimeError, "does not depend on any weight"),
@@ -685,16 +808,24 @@ def _sine_chunks(streams=4, chunks=6, length=10):
     """Batches of ``streams`` rows; row i of chunk t continues row i of chunk t - 1. Target: the next value."""
     t = torch.arange(chunks * length + 1, dtype=torch.float32)
     waves = torch.stack([torch.sin(0.3 * t + phase) for phase in torch.linspace(0, 3, streams)]).unsqueeze(-1)
-    return [(waves[:, i * length:(i + 1) * length], waves[:, i * length + 1:(i + 1) * length + 1])
-            for i in range(chunks)]
+    return [
+        (waves[:, i * length : (i + 1) * length], waves[:, i * length + 1 : (i + 1) * length + 1])
+        for i in range(chunks)
+    ]
 
 
 def test_a_stateful_model_trains_with_its_state_reset_each_pass_and_detached_each_step():
     torch.manual_seed(0)
     model = _StatefulLSTM()
     batches = _sine_chunks()
-    history = _fit(model, train=batches, loss_fn=nn.functional.mse_loss, val_data=batches, epochs=15,
-                   optimizer=torch.optim.Adam(model.parameters(), 0.02))
+    history = _fit(
+        model,
+        train=batches,
+        loss_fn=nn.functional.mse_loss,
+        val_data=batches,
+        epochs=15,
+        optimizer=torch.optim.Adam(model.parameters(), 0.02),
+    )
     assert history["train_loss"][-1] < 0.5 * history["train_loss"][0]
     assert model.resets == 2 * 15  # each training epoch and each validation pass
     first, second = evaluate(model, batches, nn.functional.mse_loss), evaluate(model, batches, nn.functional.mse_loss)
@@ -751,8 +882,14 @@ def test_resuming_from_a_checkpoint_matches_an_uninterrupted_run():
 
     first, opt_a, sched_a = setup()
     first_history = _fit(first, train=train, val_data=val, optimizer=opt_a, scheduler=sched_a, epochs=2)
-    saved = copy.deepcopy({"model": first.state_dict(), "optimizer": opt_a.state_dict(),
-                           "scheduler": sched_a.state_dict(), "history": first_history.state_dict()})
+    saved = copy.deepcopy(
+        {
+            "model": first.state_dict(),
+            "optimizer": opt_a.state_dict(),
+            "scheduler": sched_a.state_dict(),
+            "history": first_history.state_dict(),
+        }
+    )
     resumed, opt_b, sched_b = setup()
     resumed.load_state_dict(saved["model"])
 
@@ -763,8 +900,16 @@ def test_resuming_from_a_checkpoint_matches_an_uninterrupted_run():
 
     history = History()
     history.load_state_dict(saved["history"])
-    resumed_history = _fit(resumed, train=train, val_data=val, optimizer=opt_b, scheduler=sched_b, epochs=4,
-                           history=history, callbacks=[Resume()])
+    resumed_history = _fit(
+        resumed,
+        train=train,
+        val_data=val,
+        optimizer=opt_b,
+        scheduler=sched_b,
+        epochs=4,
+        history=history,
+        callbacks=[Resume()],
+    )
     assert resumed_history is history and history.epochs == 4 and history.steps == straight.steps == 16
     for name in ("train_loss", "val_loss", "val_accuracy", "lr"):
         assert history[name] == pytest.approx(straight[name], rel=1e-6)
@@ -772,4 +917,3 @@ def test_resuming_from_a_checkpoint_matches_an_uninterrupted_run():
         assert torch.allclose(value, model.state_dict()[name], atol=1e-6)
     with pytest.raises(ValueError, match="already holds 4 epochs, more than epochs=3.*epochs=7"):
         _fit(resumed, train=train, optimizer=opt_b, epochs=3, history=history)
-

@@ -1,4 +1,5 @@
 """tools/train_charlm.py reproduces its weights from the seed (the digest of the tensors, recorded in the file)."""
+
 import subprocess
 import sys
 
@@ -10,8 +11,20 @@ SMALL = ["--limit", "12000", "--hidden", "16", "--embed", "8", "--batch-size", "
 
 
 def train(path, epochs):
-    subprocess.run([sys.executable, str(PROJECT_ROOT / "tools" / "train_charlm.py"), *SMALL, "--epochs", str(epochs),
-                    "--out", str(path)], check=True, capture_output=True, cwd=PROJECT_ROOT)
+    subprocess.run(
+        [
+            sys.executable,
+            str(PROJECT_ROOT / "tools" / "train_charlm.py"),
+            *SMALL,
+            "--epochs",
+            str(epochs),
+            "--out",
+            str(path),
+        ],
+        check=True,
+        capture_output=True,
+        cwd=PROJECT_ROOT,
+    )
     with safe_open(str(path), "pt") as f:
         return f.metadata()
 

@@ -1,4 +1,5 @@
 """fit with checkpoints: Checkpoint saves during training, fit(resume_from=...) continues exactly."""
+
 import os
 import subprocess
 import sys
@@ -39,8 +40,17 @@ def build(model_seed=0, generator_seed=None):
 
 def run_fit(parts, epochs=EPOCHS, **kwargs):
     model, optimizer, scheduler, train, val = parts
-    return fit(model, train, nn.functional.cross_entropy, optimizer, epochs, val_data=val, scheduler=scheduler,
-               progress=False, **kwargs)
+    return fit(
+        model,
+        train,
+        nn.functional.cross_entropy,
+        optimizer,
+        epochs,
+        val_data=val,
+        scheduler=scheduler,
+        progress=False,
+        **kwargs,
+    )
 
 
 class PowerCut(Callback):
@@ -75,8 +85,10 @@ def test_a_run_cut_mid_epoch_and_resumed_equals_the_uninterrupted_run_number_for
 
     course_lib.seed_everything(0)
     with pytest.raises(RuntimeError, match="power cut"):
-        run_fit(build(generator_seed=generator_seed),
-                callbacks=[Checkpoint(tmp_path / "cut.ckpt"), PowerCut(epoch=3, batch=4)])
+        run_fit(
+            build(generator_seed=generator_seed),
+            callbacks=[Checkpoint(tmp_path / "cut.ckpt"), PowerCut(epoch=3, batch=4)],
+        )
     assert inspect_checkpoint(tmp_path / "cut.ckpt")["extra"]["epoch"] == 2
 
     course_lib.seed_everything(123)  # another start: only the checkpoint can make the runs agree
@@ -165,8 +177,9 @@ def test_resume_errors_say_what_to_do_and_change_nothing(tmp_path):
     with pytest.raises(CheckpointMismatchError, match="not one written during fit"):
         run_fit(build(), resume_from=tmp_path / "plain.ckpt")
     model, optimizer, *_ = build()
-    save_checkpoint(tmp_path / "nosched.ckpt", model, optimizer, epoch=1,
-                    history=run_fit(build(), epochs=1).state_dict())
+    save_checkpoint(
+        tmp_path / "nosched.ckpt", model, optimizer, epoch=1, history=run_fit(build(), epochs=1).state_dict()
+    )
     with pytest.raises(CheckpointMismatchError, match="You passed scheduler= but .* holds no scheduler state"):
         run_fit(build(), resume_from=tmp_path / "nosched.ckpt")
 
@@ -184,7 +197,7 @@ def test_checkpoint_arguments_are_checked(tmp_path):
         Checkpoint(tmp_path / "a.ckpt", monitor="val_accuracy", mode="min")
 
 
-FRESH_PROCESS_SCRIPT = '''
+FRESH_PROCESS_SCRIPT = """
 import sys
 import torch
 import course_lib
@@ -206,7 +219,7 @@ else:
     parts = build(model_seed=9)
     history = run_fit(parts, resume_from=folder + "/run.ckpt")
 torch.save({"numbers": numbers(history), "weights": parts[0].state_dict()}, folder + "/" + mode + ".pt")
-'''
+"""
 
 
 @pytest.mark.slow
@@ -215,8 +228,13 @@ def test_fit_resumed_in_a_fresh_process_is_bit_identical(tmp_path):
     script.write_text(FRESH_PROCESS_SCRIPT)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     for mode in ("straight", "first", "resume"):
-        done = subprocess.run([sys.executable, str(script), mode, str(tmp_path), str(ROOT / "tests")], env=env,
-                              capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            [sys.executable, str(script), mode, str(tmp_path), str(ROOT / "tests")],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert done.returncode == 0, done.stderr[-3000:]
     straight, resumed = (torch.load(tmp_path / f"{m}.pt", weights_only=True) for m in ("straight", "resume"))
     assert resumed["numbers"] == straight["numbers"]

@@ -1,4 +1,5 @@
 """course_lib.vae_models: shapes, the PyTorch examples/vae architecture, clear errors, and that they learn."""
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -6,9 +7,9 @@ from torch import nn
 
 from course_lib.data import TensorBatchLoader, load_mnist
 from course_lib.models import count_parameters
-from course_lib.train import evaluate, fit
 from course_lib.scratch.vae import VAEOutput, bernoulli_nll_from_logits, importance_sampled_log_likelihood, vae_loss
-from course_lib.vae_models import VAE, Autoencoder, ConvVAE, MLPVAE, estimate_log_likelihood
+from course_lib.train import evaluate, fit
+from course_lib.vae_models import MLPVAE, VAE, Autoencoder, ConvVAE, estimate_log_likelihood
 
 
 class ExamplesVAE(nn.Module):
@@ -33,8 +34,13 @@ class ExamplesVAE(nn.Module):
 def test_mlp_vae_is_the_pytorch_example():
     ours, theirs = MLPVAE(), ExamplesVAE()
     assert count_parameters(ours) == count_parameters(theirs) == 652_824
-    pairs = [(ours.encoder[1], theirs.fc1), (ours.to_mu, theirs.fc21), (ours.to_logvar, theirs.fc22),
-             (ours.decoder[0], theirs.fc3), (ours.decoder[2], theirs.fc4)]
+    pairs = [
+        (ours.encoder[1], theirs.fc1),
+        (ours.to_mu, theirs.fc21),
+        (ours.to_logvar, theirs.fc22),
+        (ours.decoder[0], theirs.fc3),
+        (ours.decoder[2], theirs.fc4),
+    ]
     for a, b in pairs:
         a.load_state_dict(b.state_dict())
     x = torch.rand(5, 1, 28, 28)
@@ -87,12 +93,18 @@ def test_autoencoder_encodes_and_decodes():
 def test_wrong_shapes_get_one_clear_sentence(model):
     name = type(model).__name__
     for z in (torch.zeros(3, 2), torch.zeros(20)):
-        with pytest.raises(ValueError, match=rf"^{name}\.decode expects latent vectors of size 20, a tensor of shape "
-                                             rf"\(N, 20\), but got \({z.shape[0]},( 2)?\) \(a single vector z needs "
-                                             r"z\.unsqueeze\(0\)\)\.$"):
+        with pytest.raises(
+            ValueError,
+            match=rf"^{name}\.decode expects latent vectors of size 20, a tensor of shape "
+            rf"\(N, 20\), but got \({z.shape[0]},( 2)?\) \(a single vector z needs "
+            r"z\.unsqueeze\(0\)\)\.$",
+        ):
             model.decode(z)
-    with pytest.raises(ValueError, match=rf"{name} expects a batch of MNIST images of shape \(N, 1, 28, 28\), got "
-                                         r"\(3, 784\); reshape flat rows with x\.view\(-1, 1, 28, 28\)\."):
+    with pytest.raises(
+        ValueError,
+        match=rf"{name} expects a batch of MNIST images of shape \(N, 1, 28, 28\), got "
+        r"\(3, 784\); reshape flat rows with x\.view\(-1, 1, 28, 28\)\.",
+    ):
         model(torch.zeros(3, 784))
 
 
@@ -116,9 +128,16 @@ def test_estimate_log_likelihood_wires_the_model_into_importance_sampling():
     with torch.no_grad():
         mu, logvar = model.encode(x)
         g = torch.Generator().manual_seed(1)
-        parts = [importance_sampled_log_likelihood(
-            mu[s:s + 3], logvar[s:s + 3], lambda z, s=s: -bernoulli_nll_from_logits(model.decode(z), x[s:s + 3]), 4, g)
-            for s in range(0, 7, 3)]
+        parts = [
+            importance_sampled_log_likelihood(
+                mu[s : s + 3],
+                logvar[s : s + 3],
+                lambda z, s=s: -bernoulli_nll_from_logits(model.decode(z), x[s : s + 3]),
+                4,
+                g,
+            )
+            for s in range(0, 7, 3)
+        ]
     torch.testing.assert_close(ours, torch.cat(parts))
     with pytest.raises(TypeError, match="needs a VAE"):
         estimate_log_likelihood(Autoencoder(), x)
@@ -159,8 +178,16 @@ def test_fit_and_evaluate_train_a_vae_and_record_the_elbos_parts():
     x, _ = load_mnist(train=False, limit=512)
     model = MLPVAE(latent_dim=8, hidden=64)
     train, val = TensorBatchLoader(x[:384], x[:384], batch_size=64, shuffle=True), TensorBatchLoader(x[384:], x[384:])
-    history = fit(model, train, vae_loss, torch.optim.Adam(model.parameters(), lr=3e-3), epochs=3, val_data=val,
-                  device="cpu", progress=False)
+    history = fit(
+        model,
+        train,
+        vae_loss,
+        torch.optim.Adam(model.parameters(), lr=3e-3),
+        epochs=3,
+        val_data=val,
+        device="cpu",
+        progress=False,
+    )
     for split in ("train", "val"):
         loss, reconstruction, kl = (history[f"{split}_{name}"] for name in ("loss", "reconstruction", "kl"))
         assert loss[-1] < loss[0]

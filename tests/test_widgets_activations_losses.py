@@ -1,4 +1,5 @@
 """The chapter 03 and 04 explorers: the numbers behind the pictures, the pictures, and the widgets redrawing."""
+
 import math
 
 import matplotlib
@@ -66,9 +67,14 @@ def test_activation_explorer_redraws_on_every_control(monkeypatch):
     explorer.controls["init"].value = "kaiming"
     explorer.controls["x_range"].value = (-2.0, 3.0)
     explorer.controls["init"].value = "normal-1"
-    assert calls == [("sigmoid", (-5.0, 5.0), 5, "xavier"), ("relu", (-5.0, 5.0), 5, "xavier"),
-                     ("relu", (-5.0, 5.0), 12, "xavier"), ("relu", (-5.0, 5.0), 12, "kaiming"),
-                     ("relu", (-2.0, 3.0), 12, "kaiming"), ("relu", (-2.0, 3.0), 12, "normal-1")]
+    assert calls == [
+        ("sigmoid", (-5.0, 5.0), 5, "xavier"),
+        ("relu", (-5.0, 5.0), 5, "xavier"),
+        ("relu", (-5.0, 5.0), 12, "xavier"),
+        ("relu", (-5.0, 5.0), 12, "kaiming"),
+        ("relu", (-2.0, 3.0), 12, "kaiming"),
+        ("relu", (-2.0, 3.0), 12, "normal-1"),
+    ]
     assert plt.get_fignums() == []
 
 
@@ -102,8 +108,11 @@ def test_mse_on_sigmoid_gradient_vanishes_when_confidently_wrong():
 def test_loss_plots():
     fig = WL.plot_regression_losses(prediction=3.0, target=0.5, delta=0.5)
     left, right = fig.axes
-    assert [line.get_label() for line in left.get_lines() if not line.get_label().startswith("_")] == \
-        ["MSE", "MAE", "Huber (δ=0.5)"]
+    assert [line.get_label() for line in left.get_lines() if not line.get_label().startswith("_")] == [
+        "MSE",
+        "MAE",
+        "Huber (δ=0.5)",
+    ]
     assert [t.get_text() for t in right.texts] == ["+5.00", "+1.00", "+0.50"]
     plt.close(fig)
     fig = WL.plot_classification_losses(logit=-5.0, label=1)

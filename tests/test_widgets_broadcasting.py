@@ -1,4 +1,5 @@
 """The broadcasting explorer: shapes typed by a learner, the drawing of the stretch, and the widget redrawing."""
+
 import matplotlib
 
 from course_lib.scratch.broadcasting import broadcast_shapes_explained
@@ -16,8 +17,17 @@ import pytest  # noqa: E402
 
 @pytest.mark.parametrize(
     "text, shape",
-    [("3, 1", (3, 1)), ("(3, 1)", (3, 1)), ("[3 1]", (3, 1)), ("3,", (3,)), ("", ()), ("()", ()),
-     ("torch.Size([2, 3])", (2, 3)), (" 8 ,3, 32,32 ", (8, 3, 32, 32)), ("0", (0,))],
+    [
+        ("3, 1", (3, 1)),
+        ("(3, 1)", (3, 1)),
+        ("[3 1]", (3, 1)),
+        ("3,", (3,)),
+        ("", ()),
+        ("()", ()),
+        ("torch.Size([2, 3])", (2, 3)),
+        (" 8 ,3, 32,32 ", (8, 3, 32, 32)),
+        ("0", (0,)),
+    ],
 )
 def test_parse_shape(text, shape):
     assert parse_shape(text) == shape
@@ -103,13 +113,20 @@ def test_explorer_redraws_when_shapes_change(monkeypatch):
     assert plt.get_fignums() == []  # every figure drawn was closed
 
 
-@pytest.mark.parametrize("module, call", [("course_lib.scratch.broadcasting", "broadcast_shapes_explained((3, 1), (4,))"),
-                                          ("course_lib.widgets.broadcasting", "parse_shape('3, 1')")])
+@pytest.mark.parametrize(
+    "module, call",
+    [
+        ("course_lib.scratch.broadcasting", "broadcast_shapes_explained((3, 1), (4,))"),
+        ("course_lib.widgets.broadcasting", "parse_shape('3, 1')"),
+    ],
+)
 def test_importing_imports_no_tensorflow_plotting_or_widgets(module, call):
     import subprocess
     import sys
 
-    code = (f"import sys, {module} as b; b.{call}; "
-            "print('tensorflow' in sys.modules, 'ipywidgets' in sys.modules, 'matplotlib' in sys.modules)")
+    code = (
+        f"import sys, {module} as b; b.{call}; "
+        "print('tensorflow' in sys.modules, 'ipywidgets' in sys.modules, 'matplotlib' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False", "False"]

@@ -1,4 +1,5 @@
 """The computation-graph explorer: its expressions, their gradients (checked by torch), and the widget."""
+
 import math
 
 import matplotlib.pyplot as plt
@@ -7,7 +8,11 @@ import torch
 
 from course_lib.widgets import computation_graph as module
 from course_lib.widgets.computation_graph import (
-    EXPRESSIONS, computation_graph_explorer, evaluate_expression, numerical_gradients, plot_expression,
+    EXPRESSIONS,
+    computation_graph_explorer,
+    evaluate_expression,
+    numerical_gradients,
+    plot_expression,
 )
 
 
@@ -85,7 +90,9 @@ def test_importing_the_module_does_not_import_tensorflow_or_widgets():
     import subprocess
     import sys
 
-    code = ("import sys, course_lib.widgets.computation_graph as g; g.evaluate_expression('neuron'); "
-            "print('tensorflow' in sys.modules, 'ipywidgets' in sys.modules, 'matplotlib' in sys.modules)")
+    code = (
+        "import sys, course_lib.widgets.computation_graph as g; g.evaluate_expression('neuron'); "
+        "print('tensorflow' in sys.modules, 'ipywidgets' in sys.modules, 'matplotlib' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False", "False"]

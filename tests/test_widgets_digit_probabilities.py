@@ -7,8 +7,7 @@ import torch  # noqa: E402
 
 from course_lib.augment import shift_image  # noqa: E402
 from course_lib.models import MLP  # noqa: E402
-from course_lib.widgets.digit_probabilities import (  # noqa: E402
-    class_probabilities, digit_explorer, plot_digit_probabilities)
+from course_lib.widgets.digit_probabilities import class_probabilities, digit_explorer, plot_digit_probabilities  # noqa: E402
 
 
 def test_a_shifted_normalised_digit_keeps_its_background():
@@ -33,7 +32,9 @@ def test_class_probabilities_sum_to_one_and_keep_training_mode():
     assert probs.shape == (10,) and torch.all(probs >= 0) and float(probs.sum()) == pytest.approx(1, abs=1e-6)
     assert model.training
     again = class_probabilities(model, torch.rand(1, 28, 28, generator=torch.Generator().manual_seed(0)))
-    assert torch.equal(again, class_probabilities(model, torch.rand(1, 28, 28, generator=torch.Generator().manual_seed(0))))
+    assert torch.equal(
+        again, class_probabilities(model, torch.rand(1, 28, 28, generator=torch.Generator().manual_seed(0)))
+    )
 
 
 def test_plot_and_explorer_redraw(monkeypatch):

@@ -114,8 +114,12 @@ def test_feature_map_explorer_follows_the_layer(monkeypatch):
     controls["channel"].value = 40
     controls["layer"].value = "features.2.0"  # 32 channels: the channel is clamped to 31, drawn once
     controls["image"].value = 2
-    assert calls[1:] == [("features.4.0", 0, 7), ("features.4.0", 40, 7), ("features.2.0", 31, 7),
-                         ("features.2.0", 31, 1)]
+    assert calls[1:] == [
+        ("features.4.0", 0, 7),
+        ("features.4.0", 40, 7),
+        ("features.2.0", 31, 7),
+        ("features.2.0", 31, 1),
+    ]
     assert plt.get_fignums() == []
 
 

@@ -4,6 +4,7 @@ The experiments they show live in ``course_lib.experiments`` (and ``scratch``, `
 takes a model or a result as an argument and draws it. Checked on the source, imports inside
 functions included, so an import hidden in a function body fails too.
 """
+
 import ast
 from pathlib import Path
 

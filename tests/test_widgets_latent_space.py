@@ -7,9 +7,8 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from course_lib.experiments.vae import BetaSweep, decode_latent  # noqa: E402
-from course_lib.vae_models import Autoencoder, MLPVAE  # noqa: E402
-from course_lib.widgets.latent_space import (  # noqa: E402
-    latent_space_explorer, plot_beta_effect, plot_latent_map, plot_latent_point)
+from course_lib.vae_models import MLPVAE, Autoencoder  # noqa: E402
+from course_lib.widgets.latent_space import latent_space_explorer, plot_beta_effect, plot_latent_map, plot_latent_point  # noqa: E402
 
 
 def vae(latent_dim=2):
@@ -20,9 +19,16 @@ def vae(latent_dim=2):
 def fake_sweep(betas=(0.0, 1.0, 4.0)):
     rng = np.random.default_rng(0)
     n = len(betas)
-    return BetaSweep(betas=list(betas), reconstruction=[80.0 + i for i in range(n)], kl=[30.0 - i for i in range(n)],
-                     kl_per_dim=rng.random((n, 5)), active_units=[5, 4, 2][:n], originals=rng.random((4, 28, 28)),
-                     reconstructions=rng.random((n, 4, 28, 28)), samples=rng.random((n, 6, 28, 28)))
+    return BetaSweep(
+        betas=list(betas),
+        reconstruction=[80.0 + i for i in range(n)],
+        kl=[30.0 - i for i in range(n)],
+        kl_per_dim=rng.random((n, 5)),
+        active_units=[5, 4, 2][:n],
+        originals=rng.random((4, 28, 28)),
+        reconstructions=rng.random((n, 4, 28, 28)),
+        samples=rng.random((n, 6, 28, 28)),
+    )
 
 
 def test_plot_latent_point_draws_the_decoded_digit_and_marks_the_code():

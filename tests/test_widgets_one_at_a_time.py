@@ -1,4 +1,5 @@
 """Explorer callbacks run one at a time, whatever thread ipykernel delivers them on (course_lib.widgets.one_at_a_time)."""
+
 import re
 import threading
 import time
@@ -37,5 +38,6 @@ def test_every_explorer_observer_is_wrapped():
         source = path.read_text()
         observed = set(re.findall(r"\.observe\((\w+)", source)) | set(re.findall(r"\.on_click\((\w+)", source))
         for name in observed:
-            assert re.search(rf"@one_at_a_time\n\s*def {name}\(", source), \
+            assert re.search(rf"@one_at_a_time\n\s*def {name}\(", source), (
                 f"{path.name}: {name} is a widget callback without @one_at_a_time"
+            )

@@ -1,4 +1,5 @@
 """Chapter 05's race pictures: paths on the contours, the explorer redrawing, the network race's curves."""
+
 import math
 
 import matplotlib
@@ -73,10 +74,14 @@ def test_explorer_redraws_on_every_control(monkeypatch):
     explorer.controls["surface"].value = "Rosenbrock"  # resets four sliders, draws once
     rosenbrock = R.SURFACES["Rosenbrock"]
     assert len(calls) == 5
-    assert calls[-1] == {"surface": "Rosenbrock", "lr": pytest.approx(rosenbrock.sgd_lr),
-                         "momentum": pytest.approx(rosenbrock.momentum),
-                         "adaptive_lr": pytest.approx(rosenbrock.adaptive_lr), "steps": rosenbrock.steps,
-                         "optimizers": ["SGD", "momentum", "Nesterov", "RMSprop"]}
+    assert calls[-1] == {
+        "surface": "Rosenbrock",
+        "lr": pytest.approx(rosenbrock.sgd_lr),
+        "momentum": pytest.approx(rosenbrock.momentum),
+        "adaptive_lr": pytest.approx(rosenbrock.adaptive_lr),
+        "steps": rosenbrock.steps,
+        "optimizers": ["SGD", "momentum", "Nesterov", "RMSprop"],
+    }
     explorer.controls["steps"].value = 7
     assert len(calls) == 6 and calls[-1]["steps"] == 7
     plt.close("all")

@@ -1,9 +1,10 @@
 """The runs explorer lists the runs and their common curves, and draws without a front end."""
+
 import matplotlib
+from test_train_checkpoint import build, run_fit
 
 from course_lib.callbacks import TensorBoardLogger
 from course_lib.widgets.training_runs import run_tags, runs_explorer
-from test_train_checkpoint import build, run_fit
 
 matplotlib.use("Agg")
 
@@ -18,6 +19,8 @@ def test_runs_explorer_draws_the_runs_and_handles_an_empty_folder(tmp_path):
     chosen, (tag, x_axis) = controls.children[0], controls.children[1].children
     assert chosen.value == ("a", "b") and output.outputs[-1]["output_type"] == "display_data"
     tag.value = "batch/loss"
+    x_axis.value = "step"
+    assert output.outputs[-1]["output_type"] == "display_data"
     chosen.value = ()
     assert output.outputs == ()
     empty = runs_explorer(tmp_path / "nothing")

@@ -7,6 +7,7 @@ not part of the offline test suite: run it whenever the pins change.
 
     pip install uv && python tools/check_pins.py
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,19 @@ PYTHONS = ["3.10", "3.11", "3.12"]
 def resolve(requirements: Path, platform: str, python: str) -> subprocess.CompletedProcess:
     uv = shutil.which("uv") or str(Path(sys.executable).with_name("uv"))
     env = {**os.environ, "MACOSX_DEPLOYMENT_TARGET": "14.0"}  # torch 2.14's macOS wheels need macOS 14+
-    command = [uv, "pip", "compile", "--quiet", "--no-header", "--no-annotate", str(requirements),
-               "--python-version", python, "--python-platform", platform]
+    command = [
+        uv,
+        "pip",
+        "compile",
+        "--quiet",
+        "--no-header",
+        "--no-annotate",
+        str(requirements),
+        "--python-version",
+        python,
+        "--python-platform",
+        platform,
+    ]
     return subprocess.run(command, capture_output=True, text=True, env=env)
 
 
@@ -49,8 +61,11 @@ def main() -> int:
             ok = result.returncode == 0
             failures += not ok
             why = "ok" if ok else "FAILS: " + " ".join(result.stderr.split())[:300]
-            print(f"{name:<16} {python:<7} {pins.get('torch', '-'):<9} {pins.get('tensorflow', '-'):<11} "
-                  f"{pins.get('keras', '-'):<8} {why}", flush=True)
+            print(
+                f"{name:<16} {python:<7} {pins.get('torch', '-'):<9} {pins.get('tensorflow', '-'):<11} "
+                f"{pins.get('keras', '-'):<8} {why}",
+                flush=True,
+            )
     return 1 if failures else 0
 
 

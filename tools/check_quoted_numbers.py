@@ -17,6 +17,7 @@ prints a table (notebook, prose, value found, range, ok) and exits with 1 if any
 its value is out of range, its output is not found, or the entry itself is malformed.
 ``bench/notebooks.py --mode full`` runs this on every notebook it executes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -68,10 +69,12 @@ def output_texts(nb: nbformat.NotebookNode) -> list[str]:
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
-        stdout = "".join(out.get("text", "") for out in cell.get("outputs", [])
-                         if out.get("output_type") == "stream" and out.get("name") == "stdout")
-        plain = [out["data"]["text/plain"] for out in cell.get("outputs", [])
-                 if "text/plain" in out.get("data", {})]
+        stdout = "".join(
+            out.get("text", "")
+            for out in cell.get("outputs", [])
+            if out.get("output_type") == "stream" and out.get("name") == "stdout"
+        )
+        plain = [out["data"]["text/plain"] for out in cell.get("outputs", []) if "text/plain" in out.get("data", {})]
         texts.append("\n".join([stdout, *plain]))
     return texts
 
@@ -129,8 +132,11 @@ def check_notebook(nb: nbformat.NotebookNode, name: str) -> list[QuotedNumber]:
         try:
             value = find_value(entry["output"], nb)
         except ValueError:
-            rows.append(QuotedNumber(name, prose, None, low, high, f"{entry['output']!r} matched something that is "
-                                                                   "not a number"))
+            rows.append(
+                QuotedNumber(
+                    name, prose, None, low, high, f"{entry['output']!r} matched something that is not a number"
+                )
+            )
             continue
         if value is None:
             problem = f"no output matches {entry['output']!r}"

@@ -18,6 +18,7 @@ epoch k is exactly what ``--epochs k`` produces: a run stopped early still leave
 Same seed, same torch version, same CPU thread count: the same weights, bit for bit (the
 digest may differ on another CPU or torch version; the loss, to about 0.01).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,9 +32,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import course_lib  # noqa: E402,F401  (first: sets the thread wait policy before torch loads)
 import torch  # noqa: E402
 
+import course_lib  # noqa: E402,F401  (first: sets the thread wait policy before torch loads)
 from course_lib.callbacks import Callback  # noqa: E402
 from course_lib.charlm import SHIPPED_CHAR_LM, CharLM, StatefulLM, char_lm_loss, evaluate_char_lm  # noqa: E402
 from course_lib.checkpoint import save_weights  # noqa: E402
@@ -51,44 +52,72 @@ def learning_rate_factor(step: int, warmup_steps: int, half_life_steps: int) -> 
 class SaveEachEpoch(Callback):
     """After every epoch: the exact validation loss, the weights written, one line printed (flushed, for a log)."""
 
-    def __init__(self, model: CharLM, val_ids: torch.Tensor, target: Path, args: argparse.Namespace,
-                 every: int = 50) -> None:
+    def __init__(
+        self, model: CharLM, val_ids: torch.Tensor, target: Path, args: argparse.Namespace, every: int = 50
+    ) -> None:
         self.model, self.val_ids, self.target, self.args, self.every = model, val_ids, target, args, every
         self.start = time.perf_counter()
 
     def on_step_end(self, step: int, loss: torch.Tensor, lr: float) -> None:
         if step % self.every == 0 or step <= 3:
-            print(f"  step {step:5d}  loss {float(loss):.3f}  lr {lr:.2e}  {time.perf_counter() - self.start:7.0f} s",
-                  flush=True)
+            print(
+                f"  step {step:5d}  loss {float(loss):.3f}  lr {lr:.2e}  {time.perf_counter() - self.start:7.0f} s",
+                flush=True,
+            )
 
     def on_epoch_end(self, epoch: int, model: torch.nn.Module, history) -> bool:
         seconds = time.perf_counter() - self.start
         val_loss = evaluate_char_lm(self.model, self.val_ids)
         recipe = {key: getattr(self.args, key) for key in RECIPE_KEYS} | {"epochs": epoch}
-        save_weights(self.target, self.model, metadata={
-            "config": json.dumps(self.model.config),
-            "recipe": json.dumps(recipe),
-            "val_loss": f"{val_loss:.4f}",
-            "train_seconds": f"{seconds:.0f}",
-            "torch_version": torch.__version__,
-            "made_by": f"python tools/train_charlm.py --epochs {epoch}",
-        })
+        save_weights(
+            self.target,
+            self.model,
+            metadata={
+                "config": json.dumps(self.model.config),
+                "recipe": json.dumps(recipe),
+                "val_loss": f"{val_loss:.4f}",
+                "train_seconds": f"{seconds:.0f}",
+                "torch_version": torch.__version__,
+                "made_by": f"python tools/train_charlm.py --epochs {epoch}",
+            },
+        )
         digest = hashlib.sha256(self.target.read_bytes()).hexdigest()
-        print(f"epoch {epoch}: train {history['train_loss'][-1]:.4f}  val {val_loss:.4f} nats/char "
-              f"(perplexity {math.exp(val_loss):.2f}) after {seconds / 60:.1f} minutes of training; "
-              f"wrote {self.target} ({self.target.stat().st_size / 1e6:.2f} MB) sha256 {digest}", flush=True)
+        print(
+            f"epoch {epoch}: train {history['train_loss'][-1]:.4f}  val {val_loss:.4f} nats/char "
+            f"(perplexity {math.exp(val_loss):.2f}) after {seconds / 60:.1f} minutes of training; "
+            f"wrote {self.target} ({self.target.stat().st_size / 1e6:.2f} MB) sha256 {digest}",
+            flush=True,
+        )
         self.last = (epoch, val_loss, seconds, digest)
         return False
 
 
-RECIPE_KEYS = ("seed", "embed", "hidden", "layers", "cell", "dropout", "batch_size", "window", "epochs", "lr",
-               "warmup_steps", "half_life_steps", "weight_decay", "grad_clip", "threads", "limit")
+RECIPE_KEYS = (
+    "seed",
+    "embed",
+    "hidden",
+    "layers",
+    "cell",
+    "dropout",
+    "batch_size",
+    "window",
+    "epochs",
+    "lr",
+    "warmup_steps",
+    "half_life_steps",
+    "weight_decay",
+    "grad_clip",
+    "threads",
+    "limit",
+)
 
 
 def parse_arguments() -> argparse.Namespace:
     recipe = SHIPPED_CHAR_LM
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--name", default=recipe["name"], help="registry name; the file is data/weights/<name>.safetensors")
+    parser.add_argument(
+        "--name", default=recipe["name"], help="registry name; the file is data/weights/<name>.safetensors"
+    )
     parser.add_argument("--out", type=Path, default=None, help="write here instead (a trial run)")
     parser.add_argument("--seed", type=int, default=recipe["seed"])
     for key in ("embed", "hidden", "layers", "batch_size", "window", "epochs"):
@@ -110,23 +139,41 @@ def main() -> int:
     corpus = load_shakespeare_chars()
     train_ids = corpus.train if args.limit is None else corpus.train[: args.limit]
     train_loader = StreamLoader(train_ids, args.batch_size, args.window, drop_last=True)
-    model = CharLM(corpus.vocab, embed=args.embed, hidden=args.hidden, layers=args.layers, cell=args.cell,
-                   dropout=args.dropout)
+    model = CharLM(
+        corpus.vocab, embed=args.embed, hidden=args.hidden, layers=args.layers, cell=args.cell, dropout=args.dropout
+    )
     parameters = sum(p.numel() for p in model.parameters())
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: learning_rate_factor(step, args.warmup_steps, args.half_life_steps))
-    print(f"{parameters:,} parameters; {len(train_loader)} windows of {args.batch_size}x{args.window} per epoch, "
-          f"{args.epochs} epochs; {torch.get_num_threads()} thread(s); seed {args.seed}", flush=True)
+        optimizer, lambda step: learning_rate_factor(step, args.warmup_steps, args.half_life_steps)
+    )
+    print(
+        f"{parameters:,} parameters; {len(train_loader)} windows of {args.batch_size}x{args.window} per epoch, "
+        f"{args.epochs} epochs; {torch.get_num_threads()} thread(s); seed {args.seed}",
+        flush=True,
+    )
 
     target = args.out or ROOT / "data" / "weights" / f"{args.name}.safetensors"
     saver = SaveEachEpoch(model, corpus.val, target, args)
-    fit(StatefulLM(model), train_loader, char_lm_loss, optimizer, args.epochs, device="cpu", scheduler=scheduler,
-        scheduler_step="batch", grad_clip=args.grad_clip, progress=False, callbacks=[saver])
+    fit(
+        StatefulLM(model),
+        train_loader,
+        char_lm_loss,
+        optimizer,
+        args.epochs,
+        device="cpu",
+        scheduler=scheduler,
+        scheduler_step="batch",
+        grad_clip=args.grad_clip,
+        progress=False,
+        callbacks=[saver],
+    )
     epoch, val_loss, seconds, digest = saver.last
-    print(f"trained {epoch} epochs in {seconds / 60:.1f} minutes ({seconds:.0f} s); validation loss {val_loss:.4f} "
-          f"nats/char on nanoGPT's split\nsha256 {digest}  (record it in course_lib.checkpoint.SHIPPED_WEIGHTS)",
-          flush=True)
+    print(
+        f"trained {epoch} epochs in {seconds / 60:.1f} minutes ({seconds:.0f} s); validation loss {val_loss:.4f} "
+        f"nats/char on nanoGPT's split\nsha256 {digest}  (record it in course_lib.checkpoint.SHIPPED_WEIGHTS)",
+        flush=True,
+    )
     return 0
 
 

@@ -29,6 +29,7 @@ ch09_beta_sweep 7 models x 5 epochs in 1072 s (beta 1: 114.1, 10 of 10 units act
 182.0, 4 of 10); ch09_conv_vae 15 epochs in 1463 s, test -ELBO 96.87 = 74.19 + KL 22.68,
 15 of 20 units active.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,9 +43,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import course_lib  # noqa: E402,F401  (sets the thread environment before torch is used)
 import torch  # noqa: E402
 
+import course_lib  # noqa: E402,F401  (sets the thread environment before torch is used)
 from course_lib.checkpoint import load_weights, save_weights  # noqa: E402
 from course_lib.config import data_dir  # noqa: E402
 from course_lib.data import load_mnist  # noqa: E402
@@ -77,13 +78,18 @@ def train_model(name: str, epochs: int, train_x: torch.Tensor, test_x: torch.Ten
     start = time.perf_counter()
     train_vae(model, train_x, epochs, max_lr=MAX_LR, seed=SEED, device="cpu", progress=False)
     seconds = time.perf_counter() - start
-    path = _write_model(name, model, {"epochs": str(epochs), "seed": str(SEED), "max_lr": str(MAX_LR),
-                                      "made_by": "python tools/train_vae.py"})
+    path = _write_model(
+        name,
+        model,
+        {"epochs": str(epochs), "seed": str(SEED), "max_lr": str(MAX_LR), "made_by": "python tools/train_vae.py"},
+    )
     loaded = SHIPPED_VAES[name]()
     load_weights(path, loaded)
     summary = vae_summary(loaded.eval(), test_x, seed=SEED)
-    print(f"{name}: {count_parameters(model):,} parameters, {epochs} epochs in {seconds:.0f} s; "
-          f"test {summary}", flush=True)
+    print(
+        f"{name}: {count_parameters(model):,} parameters, {epochs} epochs in {seconds:.0f} s; test {summary}",
+        flush=True,
+    )
     print(f"    {path.relative_to(data_dir())}  {path.stat().st_size:,} bytes  sha256 {_sha256(path)}", flush=True)
 
 
@@ -95,8 +101,11 @@ def train_sweep(epochs: int, train_x: torch.Tensor, test_x: torch.Tensor) -> Non
     seconds = time.perf_counter() - start
     path = data_dir() / "weights" / "ch09_beta_sweep.safetensors"
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(sweep.to_tensors(), str(path), metadata={"epochs": str(epochs), "seed": str(SEED),
-                                                         "made_by": "python tools/train_vae.py"})
+    save_file(
+        sweep.to_tensors(),
+        str(path),
+        metadata={"epochs": str(epochs), "seed": str(SEED), "made_by": "python tools/train_vae.py"},
+    )
     print(f"ch09_beta_sweep: {len(BETAS)} models x {epochs} epochs in {seconds:.0f} s", flush=True)
     print(sweep.table(), flush=True)
     print(f"    {path.relative_to(data_dir())}  {path.stat().st_size:,} bytes  sha256 {_sha256(path)}", flush=True)

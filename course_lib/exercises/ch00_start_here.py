@@ -3,6 +3,7 @@
 Use in a notebook: ``from course_lib.exercises import ch00_start_here as ex`` then
 ``ex.check_sum_one_to_ten(answer)``.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -30,12 +31,16 @@ def check_sum_one_to_ten(answer: Any) -> str:
             "end, like Python's range: torch.arange(1, 10) gives 1, ..., 9. Use torch.arange(1, 11)."
         )
     if value == 66:
-        raise Incorrect("you got 66 = 1 + ... + 11: the end of torch.arange is excluded, so torch.arange(1, 11) stops at 10.")
+        raise Incorrect(
+            "you got 66 = 1 + ... + 11: the end of torch.arange is excluded, so torch.arange(1, 11) stops at 10."
+        )
     if value == 10:
         raise Incorrect("you got 10: that is how many numbers there are, not their sum. Call .sum() on the tensor.")
     if value != 55:
-        raise Incorrect(f"answer is {value:.10g}, but 1 + 2 + ... + 10 = 55. Build the numbers with "
-                        "torch.arange(1, 11), then .sum().")
+        raise Incorrect(
+            f"answer is {value:.10g}, but 1 + 2 + ... + 10 = 55. Build the numbers with "
+            "torch.arange(1, 11), then .sum()."
+        )
     return "55. Note that torch.arange, like range, stops before its end."
 
 

@@ -3,9 +3,11 @@
 Use in a notebook: ``from course_lib.exercises import ch01_tensors as ex`` then
 ``ex.check_grid_tensor(answer)``.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 
@@ -36,8 +38,9 @@ __all__ = [
 
 
 def _require_tensor(value: Any, what: str) -> torch.Tensor:
-    return require_tensor(value, what, "Wrap numbers with torch.tensor(...) or build it with a torch function such as "
-                                       "torch.arange.")
+    return require_tensor(
+        value, what, "Wrap numbers with torch.tensor(...) or build it with a torch function such as torch.arange."
+    )
 
 
 def _random_rows(rows: int, cols: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -54,16 +57,22 @@ def check_grid_tensor(answer: Any) -> str:
     tensor = _require_tensor(answer, "answer")
     if tensor.numel() == 12 and tuple(tensor.shape) != (3, 4):
         if tuple(tensor.shape) == (4, 3):
-            raise Incorrect("answer has shape (4, 3): rows and columns are swapped. You need 3 rows of 4: .reshape(3, 4).")
+            raise Incorrect(
+                "answer has shape (4, 3): rows and columns are swapped. You need 3 rows of 4: .reshape(3, 4)."
+            )
         raise Incorrect(f"answer holds 12 numbers but has shape {tuple(tensor.shape)}; reshape it to (3, 4).")
     expect_shape(tensor, (3, 4), "answer")
     values = tensor.double()
     if close_tensors(values, expected.double() + 1):
-        raise Incorrect("the values run from 1 to 12; they should run from 0 to 11. torch.arange(12) starts at 0 "
-                        "and stops before 12.")
+        raise Incorrect(
+            "the values run from 1 to 12; they should run from 0 to 11. torch.arange(12) starts at 0 "
+            "and stops before 12."
+        )
     if close_tensors(values, expected.reshape(4, 3).T.double()):
-        raise Incorrect("the numbers run down the columns (0, 1, 2 in the first column); they should run along "
-                        "the rows (0, 1, 2, 3 in the first row). Did you transpose? reshape fills row by row.")
+        raise Incorrect(
+            "the numbers run down the columns (0, 1, 2 in the first column); they should run along "
+            "the rows (0, 1, 2, 3 in the first row). Did you transpose? reshape fills row by row."
+        )
     expect_close(values, expected, "answer", hint="Row i should hold 4*i, 4*i + 1, 4*i + 2, 4*i + 3.")
     if tensor.dtype != torch.float32:
         hint = (
@@ -89,8 +98,10 @@ def _flatten_cases() -> list[tuple[str, torch.Tensor]]:
 
 def _explain_flatten_error(error: Exception) -> str | None:
     if "view size is not compatible" in str(error) or "contiguous" in str(error):
-        return ("The checker passes a transposed, non-contiguous tensor: .view() needs the tensor's memory laid out "
-                "in order. Use x.reshape(x.shape[0], -1) or x.flatten(start_dim=1), which copy only when they must.")
+        return (
+            "The checker passes a transposed, non-contiguous tensor: .view() needs the tensor's memory laid out "
+            "in order. Use x.reshape(x.shape[0], -1) or x.flatten(start_dim=1), which copy only when they must."
+        )
     if "is invalid for input of size" in str(error):
         return "Do not write sizes into the code: read them from x (x.shape[0]) or let -1 work them out."
     return None
@@ -114,8 +125,10 @@ def check_flatten_per_example(fn: Callable[[torch.Tensor], torch.Tensor]) -> str
             )
         expect_finite(out, expected, f"for {description} your result")
         if out.dtype != x.dtype:
-            raise Incorrect(f"for {description} a {x.dtype} input came back as {out.dtype}: flattening moves numbers, "
-                            "it should not convert them (no .float() or .double()).")
+            raise Incorrect(
+                f"for {description} a {x.dtype} input came back as {out.dtype}: flattening moves numbers, "
+                "it should not convert them (no .float() or .double())."
+            )
         if not torch.equal(out, expected):
             raise Incorrect(
                 f"for {description} the shape is right but the numbers are in another order. Flatten without "
@@ -150,13 +163,17 @@ def _as_prediction(value: Any, number: int) -> tuple[int, ...] | None:
     if value is None:
         return None
     if isinstance(value, str):
-        raise Incorrect(f"prediction {number} is the text {value!r}; write a tuple such as (2, 3), or None for an error.")
+        raise Incorrect(
+            f"prediction {number} is the text {value!r}; write a tuple such as (2, 3), or None for an error."
+        )
     if isinstance(value, torch.Tensor):
         value = value.tolist()
     try:
         sizes = list(value)
     except TypeError:
-        raise Incorrect(f"prediction {number} is {value!r}; write a tuple such as (2, 3), or None for an error.") from None
+        raise Incorrect(
+            f"prediction {number} is {value!r}; write a tuple such as (2, 3), or None for an error."
+        ) from None
     return tuple(expect_whole_number(size, f"a size in prediction {number}") for size in sizes)
 
 
@@ -234,8 +251,10 @@ def check_masked_mean(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) 
                 "throws the rows together: sum along dim=1 instead."
             )
         if tuple(out.shape) == (rows, 1):
-            raise Incorrect(f"you returned shape (N, 1) = {tuple(out.shape)}; the expected shape is (N,) = ({rows},). "
-                            "Drop keepdim=True, or .squeeze(1) at the end.")
+            raise Incorrect(
+                f"you returned shape (N, 1) = {tuple(out.shape)}; the expected shape is (N,) = ({rows},). "
+                "Drop keepdim=True, or .squeeze(1) at the end."
+            )
         expect_shape(out, (rows,), "your function's result")
         if close_tensors(out, values.mean(dim=1)):
             raise Incorrect("your result is the plain mean of each row: the mask was ignored.")
@@ -251,13 +270,27 @@ def check_masked_mean(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) 
                 f"row {row} has no True entry, and you returned nan there (0 / 0). Clamp the count first: "
                 "mask.sum(dim=1).clamp(min=1), so an empty row gives 0."
             )
-        expect_close(out, expected, "your function's result", rtol=1e-5, atol=1e-6,
-                     hint="Each row: the sum of values where mask is True, divided by how many are True.")
-    expect_no_python_loop(fn, _random_rows(4, 3, seed=0), _random_rows(40, 30, seed=1), (
-        "the numbers are right, but your function loops in Python (a for loop, a comprehension, map, or a helper "
-        "called per row): on a 40 x 30 input it takes many more steps than on a 4 x 3 one. Let the mask do the work "
-        "on the whole tensor: True counts as 1 and False as 0 in arithmetic, and .sum(dim=1) adds up each row."))
-    return "sum of masked values / count of True per row, with the count clamped at 1, is how padded batches are averaged."
+        expect_close(
+            out,
+            expected,
+            "your function's result",
+            rtol=1e-5,
+            atol=1e-6,
+            hint="Each row: the sum of values where mask is True, divided by how many are True.",
+        )
+    expect_no_python_loop(
+        fn,
+        _random_rows(4, 3, seed=0),
+        _random_rows(40, 30, seed=1),
+        (
+            "the numbers are right, but your function loops in Python (a for loop, a comprehension, map, or a helper "
+            "called per row): on a 40 x 30 input it takes many more steps than on a 4 x 3 one. Let the mask do the work "
+            "on the whole tensor: True counts as 1 and False as 0 in arithmetic, and .sum(dim=1) adds up each row."
+        ),
+    )
+    return (
+        "sum of masked values / count of True per row, with the count clamped at 1, is how padded batches are averaged."
+    )
 
 
 # ----------------------------------------------------------------------------- 5. normalise rows
@@ -272,8 +305,10 @@ def _normalize_cases() -> list[torch.Tensor]:
 
 def _explain_keepdim_error(error: Exception) -> str | None:
     if "must match the size" in str(error):
-        return ("x.norm(dim=1) has shape (N,), and broadcasting lines it up with the LAST axis of x. Keep the axis: "
-                "x.norm(dim=1, keepdim=True) has shape (N, 1).")
+        return (
+            "x.norm(dim=1) has shape (N,), and broadcasting lines it up with the LAST axis of x. Keep the axis: "
+            "x.norm(dim=1, keepdim=True) has shape (N, 1)."
+        )
     return None
 
 
@@ -296,12 +331,24 @@ def check_normalize_rows(fn: Callable[[torch.Tensor], torch.Tensor]) -> str:
             raise Incorrect("you divided by the length of the whole matrix. Each row needs its own length: dim=1.")
         if out.dtype != x.dtype:
             raise Incorrect(f"a {x.dtype} input came back as {out.dtype}; keep the input's dtype (no .float()).")
-        expect_close(out, expected, "your function's result", rtol=1e-5, atol=1e-6,
-                     hint="Each row should be divided by sqrt(sum of its squares).")
-    expect_no_python_loop(fn, (_random_rows(4, 3, seed=0)[0],), (_random_rows(40, 30, seed=1)[0],), (
-        "the numbers are right, but your function loops in Python (a for loop, a comprehension, map, or a helper "
-        "called per row): on a 40 x 30 input it takes many more steps than on a 4 x 3 one. Do it in one broadcasting "
-        "expression on the whole matrix: on big tensors that is many times faster."))
+        expect_close(
+            out,
+            expected,
+            "your function's result",
+            rtol=1e-5,
+            atol=1e-6,
+            hint="Each row should be divided by sqrt(sum of its squares).",
+        )
+    expect_no_python_loop(
+        fn,
+        (_random_rows(4, 3, seed=0)[0],),
+        (_random_rows(40, 30, seed=1)[0],),
+        (
+            "the numbers are right, but your function loops in Python (a for loop, a comprehension, map, or a helper "
+            "called per row): on a 40 x 30 input it takes many more steps than on a 4 x 3 one. Do it in one broadcasting "
+            "expression on the whole matrix: on big tensors that is many times faster."
+        ),
+    )
     return "x / x.norm(dim=1, keepdim=True): keepdim=True is what makes the broadcasting line up."
 
 

@@ -3,15 +3,16 @@
 Use in a notebook: ``from course_lib.exercises import ch10_save_load as ex`` then ``ex.check_save_and_reload(f)``.
 Every checker runs the learner's function on models and files it makes itself, in a temporary folder.
 """
+
 from __future__ import annotations
 
 import copy
 import tempfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -89,25 +90,35 @@ def check_save_and_reload(save_and_reload: Callable) -> str:
         path = folder / "model.pt"
         loaded = call_learner(save_and_reload, original, path, make_model)
         if not path.exists():
-            raise Incorrect(f"nothing was written to `path` ({path.name}): save the weights there, e.g. "
-                            "torch.save(model.state_dict(), path) or save_weights(path, model).")
+            raise Incorrect(
+                f"nothing was written to `path` ({path.name}): save the weights there, e.g. "
+                "torch.save(model.state_dict(), path) or save_weights(path, model)."
+            )
         whole_model = _pickles_a_module(path)
     if any(call.get("weights_only") is False for call in loads):
-        raise Incorrect("you loaded with torch.load(..., weights_only=False), which unpickles, that is runs, "
-                        "whatever code the file asks for. A state_dict needs no such thing: drop weights_only=False.")
+        raise Incorrect(
+            "you loaded with torch.load(..., weights_only=False), which unpickles, that is runs, "
+            "whatever code the file asks for. A state_dict needs no such thing: drop weights_only=False."
+        )
     if whole_model:
-        raise Incorrect("the file holds the whole pickled model (torch.save(model, path)), which only loads where "
-                        "its class is importable and only by unpickling code. Save model.state_dict() instead.")
+        raise Incorrect(
+            "the file holds the whole pickled model (torch.save(model, path)), which only loads where "
+            "its class is importable and only by unpickling code. Save model.state_dict() instead."
+        )
     if loaded is None:
         raise Incorrect("your function returned None: return the new model, with the weights loaded into it.")
     if isinstance(loaded, dict):
-        raise Incorrect("you returned the state_dict (a dict of tensors): load it into the new model with "
-                        "new_model.load_state_dict(state) and return the model.")
+        raise Incorrect(
+            "you returned the state_dict (a dict of tensors): load it into the new model with "
+            "new_model.load_state_dict(state) and return the model."
+        )
     if not isinstance(loaded, nn.Module):
         raise Incorrect(f"return the new model (an nn.Module), not a {type(loaded).__name__}.")
     if loaded is original:
-        raise Incorrect("you returned the model you were given: build a new one with make_model(), load the saved "
-                        "weights into it and return that.")
+        raise Incorrect(
+            "you returned the model you were given: build a new one with make_model(), load the saved "
+            "weights into it and return that."
+        )
     if not made or all(loaded is not m for m in made):
         raise Incorrect("return the model that make_model() built (it is the one the test can trust to be fresh).")
     state = loaded.state_dict()
@@ -115,11 +126,15 @@ def check_save_and_reload(save_and_reload: Callable) -> str:
         raise Incorrect("the returned model has other weight names than the saved one.")
     differing = [name for name in expected if not torch.equal(state[name], expected[name])]
     if differing:
-        raise Incorrect(f"the new model's weights differ from the saved ones ({', '.join(differing)}): load the file "
-                        "into the new model with new_model.load_state_dict(torch.load(path, weights_only=True)).")
+        raise Incorrect(
+            f"the new model's weights differ from the saved ones ({', '.join(differing)}): load the file "
+            "into the new model with new_model.load_state_dict(torch.load(path, weights_only=True))."
+        )
     if any(a.data_ptr() == b.data_ptr() for a, b in zip(state.values(), original.state_dict().values())):
-        raise Incorrect("the new model shares its tensors with the old one: it must read them back from the file "
-                        "(torch.load), not from the model you were given.")
+        raise Incorrect(
+            "the new model shares its tensors with the old one: it must read them back from the file "
+            "(torch.load), not from the model you were given."
+        )
     return "the new model holds the saved weights, read back from the file without unpickling any code."
 
 
@@ -148,16 +163,17 @@ def check_resume(resume: Callable) -> str:
     if next_epoch is None:
         raise Incorrect("your function returned None: return the epoch to train next.")
     if isinstance(next_epoch, dict):
-        raise Incorrect("you returned the dict load_checkpoint gives back; return the next epoch, "
-                        "extra['epoch'] + 1.")
+        raise Incorrect("you returned the dict load_checkpoint gives back; return the next epoch, extra['epoch'] + 1.")
     if isinstance(next_epoch, bool) or not isinstance(next_epoch, (int, np.integer)):
         raise Incorrect(f"return the next epoch as a whole number, not a {type(next_epoch).__name__}.")
     if not all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), saved_model.state_dict().values())):
         raise Incorrect("the model does not hold the saved weights: pass it to load_checkpoint(path, model, ...).")
     if not optimizer.state:
-        raise Incorrect("the optimizer's state was not restored: AdamW would restart its moving averages from zero "
-                        "and the run would not continue as before. Pass the optimizer too: "
-                        "load_checkpoint(path, model, optimizer).")
+        raise Incorrect(
+            "the optimizer's state was not restored: AdamW would restart its moving averages from zero "
+            "and the run would not continue as before. Pass the optimizer too: "
+            "load_checkpoint(path, model, optimizer)."
+        )
     ours = [s["exp_avg"] for s in optimizer.state.values()]
     theirs = [s["exp_avg"] for s in saved_optimizer.state.values()]
     if not all(torch.equal(a, b) for a, b in zip(ours, theirs)):
@@ -179,21 +195,32 @@ def check_mismatched_keys(mismatched_keys: Callable) -> str:
     """``mismatched_keys(saved, model_state)``: the sorted names present in both state dicts whose shapes differ."""
     _expect_function(mismatched_keys, "mismatched_keys", "saved, model_state")
     cases = [
-        ("hidden layer 8 vs 16", MLP(6, hidden=(8,), num_classes=3).state_dict(),
-         MLP(6, hidden=(16,), num_classes=3).state_dict()),
-        ("10 classes vs 3, a layer more", MLP(6, hidden=(8, 8), num_classes=10).state_dict(),
-         MLP(6, hidden=(8,), num_classes=3).state_dict()),
+        (
+            "hidden layer 8 vs 16",
+            MLP(6, hidden=(8,), num_classes=3).state_dict(),
+            MLP(6, hidden=(16,), num_classes=3).state_dict(),
+        ),
+        (
+            "10 classes vs 3, a layer more",
+            MLP(6, hidden=(8, 8), num_classes=10).state_dict(),
+            MLP(6, hidden=(8,), num_classes=3).state_dict(),
+        ),
         ("the same model", SmallCNN().state_dict(), SmallCNN().state_dict()),
-        ("batch norm with other channels", SmallCNN(channels=(8, 32, 64)).state_dict(),
-         SmallCNN(channels=(16, 32, 64)).state_dict()),
+        (
+            "batch norm with other channels",
+            SmallCNN(channels=(8, 32, 64)).state_dict(),
+            SmallCNN(channels=(16, 32, 64)).state_dict(),
+        ),
     ]
     cases.append(("keys in another order", dict(reversed(list(cases[0][1].items()))), cases[0][2]))
     for label, saved, own in cases:
         saved_keys, own_keys = list(saved), list(own)
         answer = call_learner(mismatched_keys, saved, own)
         if list(saved) != saved_keys or list(own) != own_keys:
-            raise Incorrect("your function removed or added keys in a dict it was given (pop, del): work on the "
-                            "names without changing the dicts.")
+            raise Incorrect(
+                "your function removed or added keys in a dict it was given (pop, del): work on the "
+                "names without changing the dicts."
+            )
         expected = _reference_mismatched(saved, own)
         if answer is None:
             raise Incorrect("your function returned None: return the list of names.")
@@ -208,19 +235,28 @@ def check_mismatched_keys(mismatched_keys: Callable) -> str:
             raise Incorrect(f"for {label} you found the right names, but return them sorted (sorted(...)).")
         only_one_side = [name for name in answer if name not in saved or name not in own]
         if only_one_side:
-            raise Incorrect(f"for {label} you listed {only_one_side[0]!r}, which is in only one of the two dicts: "
-                            "that is a missing or unexpected key, not a mismatched one. Keep the names found in both.")
+            raise Incorrect(
+                f"for {label} you listed {only_one_side[0]!r}, which is in only one of the two dicts: "
+                "that is a missing or unexpected key, not a mismatched one. Keep the names found in both."
+            )
         if set(expected) - set(answer):
             missed = sorted(set(expected) - set(answer))[0]
-            hint = (" Pairing the two dicts with zip compares keys by position, which goes wrong when the models "
-                    "have different layers or another order; look each name up in the other dict.")
-            raise Incorrect(f"for {label} you missed {missed!r}: {tuple(saved[missed].shape)} in the file, "
-                            f"{tuple(own[missed].shape)} in the model.{hint}")
+            hint = (
+                " Pairing the two dicts with zip compares keys by position, which goes wrong when the models "
+                "have different layers or another order; look each name up in the other dict."
+            )
+            raise Incorrect(
+                f"for {label} you missed {missed!r}: {tuple(saved[missed].shape)} in the file, "
+                f"{tuple(own[missed].shape)} in the model.{hint}"
+            )
         extra = sorted(set(answer) - set(expected))[0]
-        raise Incorrect(f"for {label} you listed {extra!r}, whose shapes are the same in both "
-                        f"({tuple(own[extra].shape)}).")
-    return ("you found them in every case; load_checkpoint lists exactly these, with their shapes, when a model "
-            "does not fit its file.")
+        raise Incorrect(
+            f"for {label} you listed {extra!r}, whose shapes are the same in both ({tuple(own[extra].shape)})."
+        )
+    return (
+        "you found them in every case; load_checkpoint lists exactly these, with their shapes, when a model "
+        "does not fit its file."
+    )
 
 
 # ----------------------------------------------------------------------------- 4. export and compare
@@ -251,14 +287,20 @@ def check_export_matches(max_difference: Callable) -> str:
     if value < 0:
         raise Incorrect("a largest absolute difference cannot be negative: take abs() before max().")
     if model.training and value > 1e-3:
-        raise Incorrect(f"you got {value:.3g}: PyTorch ran in training mode (batch statistics, dropout), while the "
-                        "export ran in evaluation mode. Call model.eval() before computing PyTorch's outputs.")
+        raise Incorrect(
+            f"you got {value:.3g}: PyTorch ran in training mode (batch statistics, dropout), while the "
+            "export ran in evaluation mode. Call model.eval() before computing PyTorch's outputs."
+        )
     if value == 0.0 and right > 0:
-        raise Incorrect("0 exactly: did you compare ONNX Runtime's output with itself? Compute one side with the "
-                        "PyTorch model and the other with ONNX Runtime (run_onnx(onnx_path, images)).")
+        raise Incorrect(
+            "0 exactly: did you compare ONNX Runtime's output with itself? Compute one side with the "
+            "PyTorch model and the other with ONNX Runtime (run_onnx(onnx_path, images))."
+        )
     if abs(value - right) > 0.01 * right + 1e-12:  # the same model and session: the same numbers
-        raise Incorrect(f"you got {value:.3g}, the difference is {right:.3g}: take the largest absolute difference "
-                        "over every output, np.abs(pytorch - onnx).max().")
+        raise Incorrect(
+            f"you got {value:.3g}, the difference is {right:.3g}: take the largest absolute difference "
+            "over every output, np.abs(pytorch - onnx).max()."
+        )
     return f"{value:.2g}, well within 1e-5: the exported graph computes what the PyTorch model computes."
 
 

@@ -6,10 +6,11 @@ once with MSE on the sigmoid. MSE's gradient carries the factor sigma'(z), which
 when the model is confidently wrong, so it barely moves; cross-entropy's does not. Chapter 04 writes
 the race out; ``widgets.losses`` draws it.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 
@@ -58,8 +59,13 @@ class RaceHistory:
         self.grad_norm.setdefault(name, []).append(float(grad.norm()))
 
 
-def train_ce_vs_mse(steps: int = 200, lr: float = 0.5, n: int = 200, seed: int = 0,
-                    start: tuple[float, float, float] = (-4.0, -4.0, 0.0)) -> RaceHistory:
+def train_ce_vs_mse(
+    steps: int = 200,
+    lr: float = 0.5,
+    n: int = 200,
+    seed: int = 0,
+    start: tuple[float, float, float] = (-4.0, -4.0, 0.0),
+) -> RaceHistory:
     """Logistic regression ``p = sigmoid(w . x + b)`` trained by full-batch gradient descent, once per loss.
 
     Both runs start from the same, confidently wrong weights ``start = (w1, w2, b)`` (pointing the

@@ -6,9 +6,10 @@ background, so a kernel's response shows the digit's edges and nothing else. A t
 the background (-0.42), so the first layer's ``feature_maps`` show a faint frame at the border: that
 frame is what the network really computes, on every image, and it learns to live with it.
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -33,12 +34,15 @@ def as_grey_image(image: torch.Tensor) -> torch.Tensor:
     while img.ndim > 2 and img.shape[0] == 1:
         img = img[0]
     if img.ndim != 2:
-        raise ValueError(f"Expected one grey image (H, W) or (1, H, W), got shape {tuple(torch.as_tensor(image).shape)}.")
+        raise ValueError(
+            f"Expected one grey image (H, W) or (1, H, W), got shape {tuple(torch.as_tensor(image).shape)}."
+        )
     return img
 
 
-def apply_kernel(image: torch.Tensor, kernel: torch.Tensor | Sequence[Sequence[float]],
-                 fill: float | None = None) -> torch.Tensor:
+def apply_kernel(
+    image: torch.Tensor, kernel: torch.Tensor | Sequence[Sequence[float]], fill: float | None = None
+) -> torch.Tensor:
     """The kernel's response on a grey image (H, W): a cross-correlation with 'same' padding.
 
     The border is padded with ``fill``; None takes the image's smallest value, the background of a

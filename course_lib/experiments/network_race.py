@@ -6,11 +6,12 @@ optimizer. The training loop is ``course_lib.train.fit``; the loss of every batc
 chapter builds the model and loads the data; this module only races; ``widgets.optimizer_race``
 draws the result.
 """
+
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -30,7 +31,7 @@ class NetworkRace:
     """What ``compare_on_network`` measured, per optimizer name."""
 
     batch_losses: dict[str, list[float]] = field(default_factory=dict)
-    histories: dict[str, "History"] = field(default_factory=dict)
+    histories: dict[str, History] = field(default_factory=dict)
     test: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def table(self) -> str:
@@ -43,8 +44,10 @@ class NetworkRace:
         for name, losses in self.batch_losses.items():
             tail = losses[-20:]  # the mean of the last batches: one batch alone is noisy
             test = self.test.get(name, {})
-            rows.append(f"{name:<12}{sum(tail) / len(tail):>16.4f}{test.get('loss', float('nan')):>11.4f}"
-                        f"{test.get('accuracy', float('nan')):>10.4f}")
+            rows.append(
+                f"{name:<12}{sum(tail) / len(tail):>16.4f}{test.get('loss', float('nan')):>11.4f}"
+                f"{test.get('accuracy', float('nan')):>10.4f}"
+            )
         return "\n".join(rows)
 
 
@@ -59,7 +62,7 @@ class BatchLosses(Callback):
 
 
 def compare_on_network(
-    optimizers: Mapping[str, "MakeOptimizer"],
+    optimizers: Mapping[str, MakeOptimizer],
     make_model: Callable[[], nn.Module],
     train_data: Iterable,
     test_data: Iterable | None = None,
@@ -80,11 +83,15 @@ def compare_on_network(
     if not optimizers:
         raise ValueError("compare_on_network() needs at least one optimizer, e.g. standard_optimizers(lr=0.1).")
     if not callable(make_model) or isinstance(make_model, nn.Module):
-        raise TypeError("make_model builds a fresh model for each optimizer: pass a function, e.g. "
-                        f"lambda: MLP(hidden=(128,)), not a {type(make_model).__name__}.")
+        raise TypeError(
+            "make_model builds a fresh model for each optimizer: pass a function, e.g. "
+            f"lambda: MLP(hidden=(128,)), not a {type(make_model).__name__}."
+        )
     if isinstance(train_data, Iterator):
-        raise TypeError("train_data is a one-shot iterator: each optimizer needs every epoch again. "
-                        "Pass a loader such as TensorBatchLoader(x, y, batch_size=128, shuffle=True).")
+        raise TypeError(
+            "train_data is a one-shot iterator: each optimizer needs every epoch again. "
+            "Pass a loader such as TensorBatchLoader(x, y, batch_size=128, shuffle=True)."
+        )
     generator = getattr(train_data, "generator", None)
     start_state = generator.get_state() if isinstance(generator, torch.Generator) else None
     result = NetworkRace()
@@ -95,8 +102,16 @@ def compare_on_network(
         model = make_model()
         optimizer = make_optimizer(list(model.parameters()))
         batch_losses = BatchLosses()
-        result.histories[name] = fit(model, train_data, loss_fn, optimizer, epochs=epochs, device=device,
-                                     callbacks=[batch_losses], progress=progress)
+        result.histories[name] = fit(
+            model,
+            train_data,
+            loss_fn,
+            optimizer,
+            epochs=epochs,
+            device=device,
+            callbacks=[batch_losses],
+            progress=progress,
+        )
         result.batch_losses[name] = batch_losses.values
         if test_data is not None:  # evaluate runs where fit put the model
             result.test[name] = evaluate(model, test_data, loss_fn)

@@ -8,19 +8,30 @@ draws the paths with ``widgets.optimizer_race``.
 The optimizers are ``course_lib.scratch.optim`` (the chapter's own, checked step for step against
 ``torch.optim``); any ``torch.optim`` optimizer works too.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import torch
 
 from ..scratch import optim as scratch_optim
 
-__all__ = ["MakeOptimizer", "DIVERGENCE_LIMIT", "Surface", "SURFACES", "get_surface", "Trajectory", "run_optimizer",
-           "race", "OPTIMIZER_NAMES", "standard_optimizers"]
+__all__ = [
+    "MakeOptimizer",
+    "DIVERGENCE_LIMIT",
+    "Surface",
+    "SURFACES",
+    "get_surface",
+    "Trajectory",
+    "run_optimizer",
+    "race",
+    "OPTIMIZER_NAMES",
+    "standard_optimizers",
+]
 
 MakeOptimizer = Callable[[list[torch.Tensor]], torch.optim.Optimizer]
 
@@ -97,29 +108,65 @@ def _beale(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 #: The race tracks, by name.
 SURFACES: dict[str, Surface] = {
     "bowl": Surface(
-        name="bowl", formula=r"$f = 0.1\,x^2 + 2\,y^2$", fn=_bowl, start=(-5.0, -2.0),
-        x_range=(-6.0, 6.0), y_range=(-3.0, 3.0), minima=((0.0, 0.0),), min_value=0.0,
-        sgd_lr=0.35, adaptive_lr=0.3, momentum=0.5, steps=60,
+        name="bowl",
+        formula=r"$f = 0.1\,x^2 + 2\,y^2$",
+        fn=_bowl,
+        start=(-5.0, -2.0),
+        x_range=(-6.0, 6.0),
+        y_range=(-3.0, 3.0),
+        minima=((0.0, 0.0),),
+        min_value=0.0,
+        sgd_lr=0.35,
+        adaptive_lr=0.3,
+        momentum=0.5,
+        steps=60,
         note="curvatures 0.2 along x and 4 along y (condition number 20): SGD zig-zags across y and crawls along x; "
-             "it diverges for lr > 2/4 = 0.5.",
+        "it diverges for lr > 2/4 = 0.5.",
     ),
     "Rosenbrock": Surface(
-        name="Rosenbrock", formula=r"$f = (1 - x)^2 + 100\,(y - x^2)^2$", fn=_rosenbrock, start=(-1.5, 2.0),
-        x_range=(-2.0, 2.0), y_range=(-1.0, 3.0), minima=((1.0, 1.0),), min_value=0.0, log_levels=True,
-        sgd_lr=1e-3, adaptive_lr=0.1, steps=400,
+        name="Rosenbrock",
+        formula=r"$f = (1 - x)^2 + 100\,(y - x^2)^2$",
+        fn=_rosenbrock,
+        start=(-1.5, 2.0),
+        x_range=(-2.0, 2.0),
+        y_range=(-1.0, 3.0),
+        minima=((1.0, 1.0),),
+        min_value=0.0,
+        log_levels=True,
+        sgd_lr=1e-3,
+        adaptive_lr=0.1,
+        steps=400,
         note="a curved, flat-bottomed valley: finding the valley is easy, following it to (1, 1) is slow.",
     ),
     "saddle": Surface(
-        name="saddle", formula=r"$f = \frac{1}{2}x^2 - \frac{1}{2}y^2 + \frac{1}{4}y^4$", fn=_saddle,
-        start=(2.5, 1e-3), x_range=(-3.0, 3.0), y_range=(-2.0, 2.0), minima=((0.0, -1.0), (0.0, 1.0)),
-        min_value=-0.25, sgd_lr=0.1, adaptive_lr=0.05, steps=100,
+        name="saddle",
+        formula=r"$f = \frac{1}{2}x^2 - \frac{1}{2}y^2 + \frac{1}{4}y^4$",
+        fn=_saddle,
+        start=(2.5, 1e-3),
+        x_range=(-3.0, 3.0),
+        y_range=(-2.0, 2.0),
+        minima=((0.0, -1.0), (0.0, 1.0)),
+        min_value=-0.25,
+        sgd_lr=0.1,
+        adaptive_lr=0.05,
+        steps=100,
         note="a saddle point at (0, 0): x^2 - y^2 near it, two minima at y = +-1. Started almost on the ridge "
-             "(y = 0.001), where the gradient along y is tiny, SGD lingers near the saddle.",
+        "(y = 0.001), where the gradient along y is tiny, SGD lingers near the saddle.",
     ),
     "Beale": Surface(
-        name="Beale", formula=r"$f = (1.5 - x + xy)^2 + (2.25 - x + xy^2)^2 + (2.625 - x + xy^3)^2$", fn=_beale,
-        start=(1.0, 1.4), x_range=(-1.0, 4.5), y_range=(-1.5, 2.0), minima=((3.0, 0.5),), min_value=0.0,
-        log_levels=True, sgd_lr=0.01, adaptive_lr=0.05, momentum=0.8, steps=300,
+        name="Beale",
+        formula=r"$f = (1.5 - x + xy)^2 + (2.25 - x + xy^2)^2 + (2.625 - x + xy^3)^2$",
+        fn=_beale,
+        start=(1.0, 1.4),
+        x_range=(-1.0, 4.5),
+        y_range=(-1.5, 2.0),
+        minima=((3.0, 0.5),),
+        min_value=0.0,
+        log_levels=True,
+        sgd_lr=0.01,
+        adaptive_lr=0.05,
+        momentum=0.8,
+        steps=300,
         note="steep walls and flat plateaus: gradients differ by orders of magnitude from place to place.",
     ),
 }
@@ -172,8 +219,13 @@ class Trajectory:
         return self.name
 
 
-def run_optimizer(surface: str | Surface, make_optimizer: MakeOptimizer, steps: int | None = None,
-                  name: str = "optimizer", start: Sequence[float] | None = None) -> Trajectory:
+def run_optimizer(
+    surface: str | Surface,
+    make_optimizer: MakeOptimizer,
+    steps: int | None = None,
+    name: str = "optimizer",
+    start: Sequence[float] | None = None,
+) -> Trajectory:
     """Minimise ``surface`` from its start with the optimizer ``make_optimizer([p])`` builds; return the path.
 
     ``p`` is a float64 tensor of 2 elements (x, y). Each step is the usual loop: zero_grad,
@@ -210,12 +262,14 @@ def run_optimizer(surface: str | Surface, make_optimizer: MakeOptimizer, steps: 
             break
         points.append(here)
         losses.append(value)
-    return Trajectory(name=name, points=torch.stack(points), losses=torch.tensor(losses, dtype=torch.float64),
-                      diverged_at=diverged_at)
+    return Trajectory(
+        name=name, points=torch.stack(points), losses=torch.tensor(losses, dtype=torch.float64), diverged_at=diverged_at
+    )
 
 
-def race(surface: str | Surface, optimizers: Mapping[str, MakeOptimizer],
-         steps: int | None = None) -> dict[str, Trajectory]:
+def race(
+    surface: str | Surface, optimizers: Mapping[str, MakeOptimizer], steps: int | None = None
+) -> dict[str, Trajectory]:
     """Run every optimizer of ``{name: make_optimizer}`` from the same start; ``{name: Trajectory}``."""
     if not optimizers:
         raise ValueError("race() needs at least one optimizer, e.g. {'SGD': lambda p: SGD(p, lr=0.1)}.")
@@ -226,8 +280,13 @@ def race(surface: str | Surface, optimizers: Mapping[str, MakeOptimizer],
 OPTIMIZER_NAMES = ("SGD", "momentum", "Nesterov", "RMSprop", "Adam")
 
 
-def standard_optimizers(lr: float = 0.01, momentum: float = 0.9, adaptive_lr: float | None = None,
-                        names: Iterable[str] = OPTIMIZER_NAMES, library: str = "scratch") -> dict[str, MakeOptimizer]:
+def standard_optimizers(
+    lr: float = 0.01,
+    momentum: float = 0.9,
+    adaptive_lr: float | None = None,
+    names: Iterable[str] = OPTIMIZER_NAMES,
+    library: str = "scratch",
+) -> dict[str, MakeOptimizer]:
     """``{name: make_optimizer}`` for the chapter's optimizers.
 
     ``lr`` is for SGD, momentum and Nesterov; ``adaptive_lr`` (default: ``lr``) for RMSprop and

@@ -10,6 +10,7 @@ stays near 1. A fresh torch LSTM has forget-gate biases near 0, so ``f`` is abou
 gradient still fades; a forget bias of 1 to 3 (Gers et al. 2000; Jozefowicz et al. 2015; Keras'
 ``unit_forget_bias``) keeps it, and training learns such values where memory pays.
 """
+
 from __future__ import annotations
 
 import torch
@@ -60,8 +61,9 @@ def input_gradient_norms(
         layer = _LAYERS[kind](inputs, hidden, batch_first=True).double()
     with torch.no_grad():
         if radius is not None:
-            layer.weight_hh_l0 *= radius / spectral_radius(layer.weight_hh_l0[:hidden] if kind == "rnn"
-                                                          else layer.weight_hh_l0.view(-1, hidden, hidden).sum(0))
+            layer.weight_hh_l0 *= radius / spectral_radius(
+                layer.weight_hh_l0[:hidden] if kind == "rnn" else layer.weight_hh_l0.view(-1, hidden, hidden).sum(0)
+            )
         if forget_bias is not None:
             layer.bias_ih_l0[hidden : 2 * hidden] = forget_bias  # torch's gate order i, f, g, o
             layer.bias_hh_l0[hidden : 2 * hidden] = 0.0

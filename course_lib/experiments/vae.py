@@ -13,12 +13,13 @@ r"""Chapter 09's experiments with variational autoencoders: training, the beta s
   trained VAE; the explorer in ``widgets.latent_space`` draws what they return.
 - ``shipped_vae``: the VAEs the course ships, built and loaded (``SHIPPED_VAES`` says how each is built).
 """
+
 from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -110,8 +111,18 @@ def train_vae(
     steps = math.ceil(len(train_images) / batch_size)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr, epochs=epochs, steps_per_epoch=steps)
     loss_fn = functools.partial(loss, beta=beta)
-    return fit(model, train, loss_fn, optimizer, epochs, val_data=val, device=device, scheduler=scheduler,
-               progress=progress, callbacks=list(callbacks))
+    return fit(
+        model,
+        train,
+        loss_fn,
+        optimizer,
+        epochs,
+        val_data=val,
+        device=device,
+        scheduler=scheduler,
+        progress=progress,
+        callbacks=list(callbacks),
+    )
 
 
 # ----------------------------------------------------------------------------- what a VAE learned
@@ -130,8 +141,10 @@ class VAESummary:
 
     def __str__(self) -> str:
         dims = " ".join(f"{v:.2f}" for v in self.kl_per_dim)
-        return (f"negative ELBO {self.negative_elbo:.2f} = reconstruction {self.reconstruction:.2f} + KL {self.kl:.2f}"
-                f"; active units {self.active_units} of {len(self.kl_per_dim)}; KL per dimension: {dims}")
+        return (
+            f"negative ELBO {self.negative_elbo:.2f} = reconstruction {self.reconstruction:.2f} + KL {self.kl:.2f}"
+            f"; active units {self.active_units} of {len(self.kl_per_dim)}; KL per dimension: {dims}"
+        )
 
 
 @torch.no_grad()
@@ -156,8 +169,9 @@ def vae_summary(model: VAE, images: torch.Tensor, seed: int = 0, batch_size: int
         model.train(was_training)
     mu, logvar = torch.cat(mus), torch.cat(logvars)
     per_dim = kl_per_dimension(mu, logvar)
-    return VAESummary(float(torch.cat(reconstruction).mean()), float(per_dim.sum()),
-                      [float(v) for v in per_dim], active_units(mu))
+    return VAESummary(
+        float(torch.cat(reconstruction).mean()), float(per_dim.sum()), [float(v) for v in per_dim], active_units(mu)
+    )
 
 
 # ----------------------------------------------------------------------------- the beta sweep
@@ -184,13 +198,17 @@ class BetaSweep:
         for i, b in enumerate(self.betas):
             if math.isclose(b, beta, rel_tol=1e-6, abs_tol=1e-9):
                 return i
-        raise ValueError(f"beta = {beta:g} is not in this sweep; choose one of {', '.join(f'{b:g}' for b in self.betas)}.")
+        raise ValueError(
+            f"beta = {beta:g} is not in this sweep; choose one of {', '.join(f'{b:g}' for b in self.betas)}."
+        )
 
     def table(self) -> str:
         rows = [f"{'beta':>6}{'reconstruction':>16}{'KL':>8}{'-ELBO':>9}{'active units':>14}"]
         for i, beta in enumerate(self.betas):
             rec, kl = self.reconstruction[i], self.kl[i]
-            rows.append(f"{beta:>6g}{rec:>16.1f}{kl:>8.1f}{rec + kl:>9.1f}{self.active_units[i]:>9d} of {self.kl_per_dim.shape[1]}")
+            rows.append(
+                f"{beta:>6g}{rec:>16.1f}{kl:>8.1f}{rec + kl:>9.1f}{self.active_units[i]:>9d} of {self.kl_per_dim.shape[1]}"
+            )
         return "\n".join(rows)
 
     def to_tensors(self) -> dict[str, torch.Tensor]:
@@ -207,7 +225,7 @@ class BetaSweep:
         }
 
     @classmethod
-    def from_tensors(cls, tensors: dict[str, torch.Tensor]) -> "BetaSweep":
+    def from_tensors(cls, tensors: dict[str, torch.Tensor]) -> BetaSweep:
         return cls(
             betas=tensors["betas"].tolist(),
             reconstruction=tensors["reconstruction"].tolist(),
@@ -296,11 +314,15 @@ def decode_latent(model: VAE, z: Sequence[float] | np.ndarray | torch.Tensor) ->
     single = codes.dim() == 1
     codes = codes.reshape(1, -1) if single else codes
     if codes.dim() != 2 or codes.shape[1] != model.latent_dim:
-        raise ValueError(f"This VAE's latent codes have {model.latent_dim} numbers, but the code given has shape "
-                         f"{tuple(torch.as_tensor(np.asarray(z)).shape) if not isinstance(z, torch.Tensor) else tuple(z.shape)}.")
+        raise ValueError(
+            f"This VAE's latent codes have {model.latent_dim} numbers, but the code given has shape "
+            f"{tuple(torch.as_tensor(np.asarray(z)).shape) if not isinstance(z, torch.Tensor) else tuple(z.shape)}."
+        )
     if not torch.isfinite(codes).all():
-        raise ValueError("The latent code holds NaN or infinite numbers; give finite numbers (the prior puts most "
-                         "codes within -3 to 3).")
+        raise ValueError(
+            "The latent code holds NaN or infinite numbers; give finite numbers (the prior puts most "
+            "codes within -3 to 3)."
+        )
     was_training = model.training
     model.eval()
     try:
@@ -334,7 +356,9 @@ def encode_means(model: VAE, images: torch.Tensor, batch_size: int = 1000) -> np
     was_training = model.training
     model.eval()
     try:
-        means = [model.encode(images[s : s + batch_size].to(device))[0].cpu() for s in range(0, len(images), batch_size)]
+        means = [
+            model.encode(images[s : s + batch_size].to(device))[0].cpu() for s in range(0, len(images), batch_size)
+        ]
     finally:
         model.train(was_training)
     return torch.cat(means).numpy()

@@ -6,11 +6,12 @@ signal (the std of the layer's output). Sigmoid with Xavier initialisation loses
 four per layer; ReLU with Kaiming initialisation keeps both sizes about constant. Chapter 03 writes
 the loop out once, then calls ``gradient_flow``; ``widgets.activations`` draws it.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
@@ -82,8 +83,9 @@ class GradientFlow:
         return said
 
 
-def gradient_flow(activation: str, depth: int = 10, width: int = 64, init: str = "xavier",
-                  batch: int = 256, seed: int = 0) -> GradientFlow:
+def gradient_flow(
+    activation: str, depth: int = 10, width: int = 64, init: str = "xavier", batch: int = 256, seed: int = 0
+) -> GradientFlow:
     """Forward a random batch through ``depth`` layers ``h = f(h W^T)`` and backprop a random gradient.
 
     ``init`` is a scheme of ``models.init_std`` (``"kaiming"``, ``"xavier"``, ``"normal-0.01"``, ...).
@@ -95,8 +97,9 @@ def gradient_flow(activation: str, depth: int = 10, width: int = 64, init: str =
     f, _ = activation_pair(activation)
     std = init_std(init, width)
     gen = torch.Generator().manual_seed(seed)
-    weights = [(torch.randn(width, width, generator=gen, dtype=torch.float64) * std).requires_grad_(True)
-               for _ in range(depth)]
+    weights = [
+        (torch.randn(width, width, generator=gen, dtype=torch.float64) * std).requires_grad_(True) for _ in range(depth)
+    ]
     h = torch.randn(batch, width, generator=gen, dtype=torch.float64)
     stds = []
     for w in weights:

@@ -13,6 +13,7 @@ Two numerical points matter more than the formulas:
   (the factor :math:`e^{-m}` cancels) but ``exp`` never sees a number above 0, so logits of
   1000 do not overflow to ``inf``.
 """
+
 from __future__ import annotations
 
 import math
@@ -22,12 +23,18 @@ import torch
 from ..arguments import check_choice, check_dim, check_float_tensor, check_number
 
 __all__ = [
-    "sigmoid", "sigmoid_grad",
-    "tanh", "tanh_grad",
-    "relu", "relu_grad",
-    "leaky_relu", "leaky_relu_grad",
-    "gelu", "gelu_grad",
-    "softmax", "log_softmax",
+    "sigmoid",
+    "sigmoid_grad",
+    "tanh",
+    "tanh_grad",
+    "relu",
+    "relu_grad",
+    "leaky_relu",
+    "leaky_relu_grad",
+    "gelu",
+    "gelu_grad",
+    "softmax",
+    "log_softmax",
     "split_by_sign",
 ]
 
@@ -122,8 +129,9 @@ def leaky_relu_grad(x: torch.Tensor, negative_slope: float = 0.01) -> torch.Tens
 
 # ----------------------------------------------------------------------------- GELU
 def _check_approximate(approximate: str) -> None:
-    check_choice("approximate", approximate, ("none", "tanh"),
-                 why='"none" is the exact erf form, "tanh" the fast approximation.')
+    check_choice(
+        "approximate", approximate, ("none", "tanh"), why='"none" is the exact erf form, "tanh" the fast approximation.'
+    )
 
 
 def gelu(x: torch.Tensor, approximate: str = "none") -> torch.Tensor:
@@ -135,7 +143,7 @@ def gelu(x: torch.Tensor, approximate: str = "none") -> torch.Tensor:
     check_float_tensor(x, "x", "gelu")
     _check_approximate(approximate)
     if approximate == "tanh":
-        inner = _SQRT_2_OVER_PI * (x + _GELU_TANH_COEFF * x ** 3)
+        inner = _SQRT_2_OVER_PI * (x + _GELU_TANH_COEFF * x**3)
         return x * sigmoid(2.0 * inner)  # = x/2 (1 + tanh(inner)), without rounding 1 + tanh to 0 in the tail
     return 0.5 * x * (1.0 + torch.erf(x / _SQRT_2))
 
@@ -151,8 +159,8 @@ def gelu_grad(x: torch.Tensor, approximate: str = "none") -> torch.Tensor:
     check_float_tensor(x, "x", "gelu_grad")
     _check_approximate(approximate)
     if approximate == "tanh":
-        u = _SQRT_2_OVER_PI * (x + _GELU_TANH_COEFF * x ** 3)
-        inner_grad = _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_TANH_COEFF * x ** 2)
+        u = _SQRT_2_OVER_PI * (x + _GELU_TANH_COEFF * x**3)
+        inner_grad = _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_TANH_COEFF * x**2)
         s_pos, s_neg = sigmoid(2.0 * u), sigmoid(-2.0 * u)
         return s_pos + 2.0 * x * s_pos * s_neg * inner_grad
     cdf = 0.5 * (1.0 + torch.erf(x / _SQRT_2))

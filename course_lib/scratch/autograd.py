@@ -6,6 +6,7 @@ The code lives in three files, each readable on its own:
 - ``value_network.py``: ``Neuron``, ``Layer``, ``MLP`` and ``cross_entropy`` built from Values;
 - ``graph_drawing.py``: ``draw_graph`` (matplotlib only, no graphviz) and ``MAX_DRAWN_NODES``.
 """
+
 from __future__ import annotations
 
 from .engine import Value, topological_order

@@ -5,11 +5,12 @@ against it, NumPy and TensorFlow) and says why: how the shapes are aligned, whic
 stretched along which axis, and, when they clash, which dimension and how to fix it. Chapter 01's
 exercises check answers with it; ``widgets.broadcasting`` draws it.
 """
+
 from __future__ import annotations
 
 import operator
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 __all__ = ["Shape", "BroadcastExplanation", "broadcast_shapes_explained", "format_shape"]
 
@@ -75,7 +76,9 @@ def broadcast_shapes_explained(a: Sequence[int] | int, b: Sequence[int] | int) -
     rank = max(len(shape_a), len(shape_b))
     aligned_a = (1,) * (rank - len(shape_a)) + shape_a
     aligned_b = (1,) * (rank - len(shape_b)) + shape_b
-    steps = [f"1. Shapes: A {format_shape(shape_a)} (rank {len(shape_a)}), B {format_shape(shape_b)} (rank {len(shape_b)})."]
+    steps = [
+        f"1. Shapes: A {format_shape(shape_a)} (rank {len(shape_a)}), B {format_shape(shape_b)} (rank {len(shape_b)})."
+    ]
     if len(shape_a) == len(shape_b):
         steps.append("2. Same rank: nothing to pad.")
     else:

@@ -21,11 +21,13 @@ This file is only the engine, like micrograd's ``engine.py``. A tiny network bui
 is in ``value_network.py`` and the drawing in ``graph_drawing.py``; ``course_lib.scratch.autograd``
 gathers all three for chapter 02.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from numbers import Real
-from typing import Any, Callable, Sequence
+from typing import Any
 
 __all__ = ["Value", "topological_order"]
 
@@ -47,7 +49,8 @@ def _as_float(data: Any) -> float:
         )
     raise ValueError(
         f"Value holds a real number, got {data!r} of type {type(data).__name__}. "
-        "Pass an int or a float, e.g. Value(2.0)" + (" (convert text first: Value(float(s)))." if isinstance(data, str) else ".")
+        "Pass an int or a float, e.g. Value(2.0)"
+        + (" (convert text first: Value(float(s)))." if isinstance(data, str) else ".")
     )
 
 
@@ -61,7 +64,7 @@ class Value:
     (-2.0, 2.0)
     """
 
-    def __init__(self, data: Any, inputs: Sequence["Value"] = (), op: str = "", label: str = "") -> None:
+    def __init__(self, data: Any, inputs: Sequence[Value] = (), op: str = "", label: str = "") -> None:
         self.data = _as_float(data)
         self.grad = 0.0  # d(root)/d(self), filled in by root.backward()
         self.inputs = tuple(inputs)  # the Values this one was computed from
@@ -80,11 +83,11 @@ class Value:
 
     # ------------------------------------------------------------------ the operations
     @staticmethod
-    def _lift(other: Any) -> "Value":
+    def _lift(other: Any) -> Value:
         """A plain number on either side of an operator becomes a constant leaf."""
         return other if isinstance(other, Value) else Value(other)
 
-    def __add__(self, other: Any) -> "Value":
+    def __add__(self, other: Any) -> Value:
         if not isinstance(other, (Value, Real)):
             return NotImplemented
         other = self._lift(other)
@@ -97,7 +100,7 @@ class Value:
         out._backward = _backward
         return out
 
-    def __mul__(self, other: Any) -> "Value":
+    def __mul__(self, other: Any) -> Value:
         if not isinstance(other, (Value, Real)):
             return NotImplemented
         other = self._lift(other)
@@ -110,7 +113,7 @@ class Value:
         out._backward = _backward
         return out
 
-    def __sub__(self, other: Any) -> "Value":
+    def __sub__(self, other: Any) -> Value:
         if not isinstance(other, (Value, Real)):
             return NotImplemented
         other = self._lift(other)
@@ -123,7 +126,7 @@ class Value:
         out._backward = _backward
         return out
 
-    def __truediv__(self, other: Any) -> "Value":
+    def __truediv__(self, other: Any) -> Value:
         if not isinstance(other, (Value, Real)):
             return NotImplemented
         other = self._lift(other)
@@ -141,7 +144,7 @@ class Value:
         out._backward = _backward
         return out
 
-    def __pow__(self, exponent: Any) -> "Value":
+    def __pow__(self, exponent: Any) -> Value:
         if isinstance(exponent, Value):
             raise ValueError(
                 "Value ** Value is not supported: the exponent must be a plain number, e.g. x ** 2. "
@@ -176,7 +179,7 @@ class Value:
         out._backward = _backward
         return out
 
-    def __neg__(self) -> "Value":
+    def __neg__(self) -> Value:
         out = Value(-self.data, (self,), "neg")
 
         def _backward() -> None:
@@ -186,30 +189,30 @@ class Value:
         return out
 
     # A plain number on the left: 2 + x, 2 * x, 2 - x, 2 / x. Python calls these "reflected" methods.
-    def __radd__(self, other: Any) -> "Value":
+    def __radd__(self, other: Any) -> Value:
         return self + other
 
-    def __rmul__(self, other: Any) -> "Value":
+    def __rmul__(self, other: Any) -> Value:
         return self * other
 
-    def __rsub__(self, other: Any) -> "Value":
+    def __rsub__(self, other: Any) -> Value:
         if not isinstance(other, Real):
             return NotImplemented
         return Value(other) - self
 
-    def __rtruediv__(self, other: Any) -> "Value":
+    def __rtruediv__(self, other: Any) -> Value:
         if not isinstance(other, Real):
             return NotImplemented
         return Value(other) / self
 
-    def __rpow__(self, base: Any) -> "Value":
+    def __rpow__(self, base: Any) -> Value:
         raise ValueError(
             f"{base!r} ** Value is not supported: only the base may be a Value. "
             "For c ** x write (x * math.log(c)).exp()."
         )
 
     # ------------------------------------------------------------------ functions
-    def exp(self) -> "Value":
+    def exp(self) -> Value:
         try:
             e = math.exp(self.data)
         except OverflowError:  # like torch: exp(1000) is inf, not an exception
@@ -222,7 +225,7 @@ class Value:
         out._backward = _backward
         return out
 
-    def log(self) -> "Value":
+    def log(self) -> Value:
         if self.data <= 0:
             raise ValueError(
                 f"log({self.data:g}) is undefined: the natural log needs a positive number. "
@@ -237,7 +240,7 @@ class Value:
         out._backward = _backward
         return out
 
-    def tanh(self) -> "Value":
+    def tanh(self) -> Value:
         t = math.tanh(self.data)
         out = Value(t, (self,), "tanh")
 
@@ -247,7 +250,7 @@ class Value:
         out._backward = _backward
         return out
 
-    def sigmoid(self) -> "Value":
+    def sigmoid(self) -> Value:
         x = self.data
         # Never exp of a large positive number: pick the form whose exp argument is <= 0.
         s = 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
@@ -259,7 +262,7 @@ class Value:
         out._backward = _backward
         return out
 
-    def relu(self) -> "Value":
+    def relu(self) -> Value:
         # Tested as "x <= 0", not "x > 0", so that NaN (which fails every comparison) stays NaN, as in PyTorch.
         out = Value(0.0 if self.data <= 0 else self.data, (self,), "relu")
 

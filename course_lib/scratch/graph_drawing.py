@@ -1,4 +1,5 @@
 """``draw_graph``: the computational graph behind a Value, drawn with matplotlib only (no graphviz)."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -45,7 +46,7 @@ def _layout(root: Value) -> tuple[list[Value], dict[int, int], dict[int, float]]
     return order, distance, row
 
 
-def draw_graph(root: Value, title: str | None = None, show_grad: bool = True) -> "Figure":
+def draw_graph(root: Value, title: str | None = None, show_grad: bool = True) -> Figure:
     """Draw the computational graph behind ``root``: boxes for Values, circles for operations.
 
     Each box shows a Value's label (if any), its ``data`` and (``show_grad``) its ``grad``;
@@ -82,21 +83,42 @@ def draw_graph(root: Value, title: str | None = None, show_grad: bool = True) ->
         lines.append(f"data {node.data:.4g}")
         if show_grad:
             lines.append(f"grad {node.grad:.4g}")
-        ax.text(x, y, "\n".join(lines), ha="center", va="center", fontsize=9, family="monospace",
-                bbox=dict(boxstyle="round,pad=0.35", fc=face, ec="#333333"), zorder=3)
+        ax.text(
+            x,
+            y,
+            "\n".join(lines),
+            ha="center",
+            va="center",
+            fontsize=9,
+            family="monospace",
+            bbox=dict(boxstyle="round,pad=0.35", fc=face, ec="#333333"),
+            zorder=3,
+        )
         if node.inputs:  # the operation: a circle just left of its result
             ox = x - 1.0
-            ax.text(ox, y, node.op, ha="center", va="center", fontsize=9, zorder=3,
-                    bbox=dict(boxstyle="circle,pad=0.3", fc="#fff4d6", ec="#b8860b"))
-            ax.annotate("", xy=(x, y), xytext=(ox, y),
-                        arrowprops=dict(arrow, shrinkA=12, shrinkB=30), zorder=2)
+            ax.text(
+                ox,
+                y,
+                node.op,
+                ha="center",
+                va="center",
+                fontsize=9,
+                zorder=3,
+                bbox=dict(boxstyle="circle,pad=0.3", fc="#fff4d6", ec="#b8860b"),
+            )
+            ax.annotate("", xy=(x, y), xytext=(ox, y), arrowprops=dict(arrow, shrinkA=12, shrinkB=30), zorder=2)
             for i, parent in enumerate(node.inputs):
                 px, py = box_xy(parent)
                 repeats = node.inputs[:i].count(parent)  # x * x: two arrows from the same box
                 skips = px < x - 2.0 and abs(py - y) < 0.5  # a straight arrow would run through other boxes
-                bend = 0.0 if not (repeats or skips or parent in node.inputs[i + 1:]) else (0.35 if i % 2 else -0.35)
-                ax.annotate("", xy=(ox, y), xytext=(px, py), zorder=2,
-                            arrowprops=dict(arrow, shrinkA=30, shrinkB=12, connectionstyle=f"arc3,rad={bend}"))
+                bend = 0.0 if not (repeats or skips or parent in node.inputs[i + 1 :]) else (0.35 if i % 2 else -0.35)
+                ax.annotate(
+                    "",
+                    xy=(ox, y),
+                    xytext=(px, py),
+                    zorder=2,
+                    arrowprops=dict(arrow, shrinkA=30, shrinkB=12, connectionstyle=f"arc3,rad={bend}"),
+                )
     ys = [row[id(n)] for n in order]
     ax.set_xlim(-1.0, depth * 2.0 + 1.0)
     ax.set_ylim(min(ys) - 0.7, max(ys) + 0.7)

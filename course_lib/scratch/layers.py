@@ -16,6 +16,7 @@ Like PyTorch (and TensorFlow), these compute a *cross-correlation*: the kernel i
 ``max_pool2d`` and ``avg_pool2d`` use the same windows with a max or a mean instead of a
 weighted sum. Every function checks its inputs and says what it expected and what it got.
 """
+
 from __future__ import annotations
 
 import torch
@@ -24,7 +25,13 @@ import torch.nn.functional as F
 from ..arguments import check_float_tensor, check_int_pair, check_whole_number
 
 __all__ = [
-    "conv_output_size", "same_padding", "receptive_field", "conv2d_loops", "conv2d", "max_pool2d", "avg_pool2d",
+    "conv_output_size",
+    "same_padding",
+    "receptive_field",
+    "conv2d_loops",
+    "conv2d",
+    "max_pool2d",
+    "avg_pool2d",
 ]
 
 IntPair = int | tuple[int, int]
@@ -42,8 +49,13 @@ def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0, 
     >>> conv_output_size(28, kernel=2, stride=2)
     14
     """
-    for name, value, minimum in (("size", size, 1), ("kernel", kernel, 1), ("stride", stride, 1),
-                                 ("padding", padding, 0), ("dilation", dilation, 1)):
+    for name, value, minimum in (
+        ("size", size, 1),
+        ("kernel", kernel, 1),
+        ("stride", stride, 1),
+        ("padding", padding, 0),
+        ("dilation", dilation, 1),
+    ):
         check_whole_number(name, value, minimum)
     span = dilation * (kernel - 1) + 1  # how many input pixels one window covers
     if span > size + 2 * padding:
@@ -121,11 +133,15 @@ def _check_conv_inputs(
         check_float_tensor(bias, "bias", name)
     for what, tensor in (("weight", weight), ("bias", bias)):
         if tensor is not None and tensor.dtype != x.dtype:
-            raise TypeError(f"{name}: x is {x.dtype} but {what} is {tensor.dtype}; they must match. "
-                            f"Convert one, e.g. {what}.to(x.dtype).")
+            raise TypeError(
+                f"{name}: x is {x.dtype} but {what} is {tensor.dtype}; they must match. "
+                f"Convert one, e.g. {what}.to(x.dtype)."
+            )
     if 0 in x.shape[1:] or 0 in weight.shape:
-        raise ValueError(f"{name}: x {tuple(x.shape)} and weight {tuple(weight.shape)} must have at least one "
-                         "channel, row and column each (only the batch may be empty).")
+        raise ValueError(
+            f"{name}: x {tuple(x.shape)} and weight {tuple(weight.shape)} must have at least one "
+            "channel, row and column each (only the batch may be empty)."
+        )
     if x.shape[1] != weight.shape[1]:
         raise ValueError(
             f"The input has {x.shape[1]} channels but the weight expects {weight.shape[1]} "
@@ -229,4 +245,3 @@ def avg_pool2d(x: torch.Tensor, kernel_size: IntPair, stride: IntPair | None = N
     """The mean of each ``kernel_size`` window, channel by channel (no padding); stride defaults to the kernel."""
     columns, (out_h, out_w) = _pool_windows(x, kernel_size, stride, "avg_pool2d")
     return columns.mean(dim=2).view(x.shape[0], x.shape[1], out_h, out_w)
-

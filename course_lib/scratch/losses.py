@@ -9,6 +9,7 @@ Mistakes a beginner makes (float class labels, shapes that silently broadcast, p
 passed where logits are expected) raise an error that says what was expected and what came,
 instead of broadcasting or producing a quiet NaN.
 """
+
 from __future__ import annotations
 
 import torch
@@ -17,9 +18,14 @@ from ..arguments import check_choice, check_dim, check_float_tensor, check_numbe
 from .activations import log_softmax, split_by_sign
 
 __all__ = [
-    "mse", "mae", "huber",
-    "binary_cross_entropy", "binary_cross_entropy_with_logits",
-    "cross_entropy", "entropy", "kl_divergence",
+    "mse",
+    "mae",
+    "huber",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "entropy",
+    "kl_divergence",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -40,8 +46,10 @@ def _check_pair(pred: torch.Tensor, target: torch.Tensor, loss: str, pred_name: 
             hint = f" Squeeze the last axis of {pred_name}: {pred_name}.squeeze(-1)."
         elif target.dim() == pred.dim() + 1 and target.shape[-1] == 1:
             hint = " Squeeze the last axis of target: target.squeeze(-1)."
-        raise ValueError(f"{loss}: {pred_name} and target must have the same shape, got {pred_name} "
-                         f"{tuple(pred.shape)} and target {tuple(target.shape)}.{hint}")
+        raise ValueError(
+            f"{loss}: {pred_name} and target must have the same shape, got {pred_name} "
+            f"{tuple(pred.shape)} and target {tuple(target.shape)}.{hint}"
+        )
 
 
 def _reduce(loss: torch.Tensor, reduction: str) -> torch.Tensor:
@@ -77,8 +85,9 @@ def huber(pred: torch.Tensor, target: torch.Tensor, delta: float = 1.0, reductio
     """
     _check_reduction(reduction)
     _check_pair(pred, target, "huber")
-    check_number("huber: delta", delta, above=0,
-                 why="It is where the loss turns from quadratic to linear (typical: 1.0).")
+    check_number(
+        "huber: delta", delta, above=0, why="It is where the loss turns from quadratic to linear (typical: 1.0)."
+    )
     r = (pred - target).abs()
     loss = torch.where(r <= delta, 0.5 * r * r, delta * (r - 0.5 * delta))
     return _reduce(loss, reduction)
@@ -99,19 +108,25 @@ def binary_cross_entropy(prob: torch.Tensor, target: torch.Tensor, reduction: st
     outside = (prob < 0) | (prob > 1) | prob.isnan()
     if outside.any():
         bad = float(prob[outside][0])
-        raise ValueError(f"binary_cross_entropy expects probabilities in [0, 1], got {bad:g}. If these are raw "
-                         "model outputs (logits), use binary_cross_entropy_with_logits, or apply sigmoid first.")
+        raise ValueError(
+            f"binary_cross_entropy expects probabilities in [0, 1], got {bad:g}. If these are raw "
+            "model outputs (logits), use binary_cross_entropy_with_logits, or apply sigmoid first."
+        )
     outside = (target < 0) | (target > 1) | target.isnan()
     if outside.any():  # torch refuses these too: y log p + (1 - y) log(1 - p) is no cross-entropy for y outside [0, 1]
         bad = float(target[outside][0])
-        raise ValueError(f"binary_cross_entropy expects targets in [0, 1] (a label 0 or 1, or a probability), "
-                         f"got {bad:g}. Labels such as -1/+1 or 1/2 must be mapped to 0/1 first.")
+        raise ValueError(
+            f"binary_cross_entropy expects targets in [0, 1] (a label 0 or 1, or a probability), "
+            f"got {bad:g}. Labels such as -1/+1 or 1/2 must be mapped to 0/1 first."
+        )
     log_p = torch.log(prob).clamp(min=-100.0)
     log_1mp = torch.log1p(-prob).clamp(min=-100.0)
     return _reduce(-(target * log_p + (1.0 - target) * log_1mp), reduction)
 
 
-def binary_cross_entropy_with_logits(logits: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+def binary_cross_entropy_with_logits(
+    logits: torch.Tensor, target: torch.Tensor, reduction: str = "mean"
+) -> torch.Tensor:
     r"""Binary cross-entropy from a logit :math:`z` (:math:`p = \sigma(z)`), like ``F.binary_cross_entropy_with_logits``.
 
     Substituting :math:`\log\sigma(z) = -\log(1 + e^{-z})` and :math:`\log(1 - \sigma(z)) = -z - \log(1 + e^{-z})`:
@@ -135,7 +150,9 @@ def binary_cross_entropy_with_logits(logits: torch.Tensor, target: torch.Tensor,
 def _check_class_targets(logits: torch.Tensor, target: torch.Tensor) -> None:
     check_float_tensor(logits, "logits", "cross_entropy")
     if not isinstance(target, torch.Tensor):
-        raise TypeError(f"cross_entropy: target should be a torch.Tensor of class indices, got a {type(target).__name__}.")
+        raise TypeError(
+            f"cross_entropy: target should be a torch.Tensor of class indices, got a {type(target).__name__}."
+        )
     if torch.is_floating_point(target) or target.dtype == torch.bool:
         raise TypeError(
             f"cross_entropy expects integer class indices (torch.int64) as target, got {target.dtype}. "
@@ -148,7 +165,11 @@ def _check_class_targets(logits: torch.Tensor, target: torch.Tensor) -> None:
     else:
         expected = (logits.shape[0], *logits.shape[2:])
     if tuple(target.shape) != expected:
-        layout = "(C,) with a scalar target" if logits.dim() == 1 else "(N, C) with target (N,), or (N, C, d1, ...) with target (N, d1, ...)"
+        layout = (
+            "(C,) with a scalar target"
+            if logits.dim() == 1
+            else "(N, C) with target (N,), or (N, C, d1, ...) with target (N, d1, ...)"
+        )
         hint = ""
         if target.dim() == logits.dim() and tuple(target.shape) == tuple(logits.shape):
             hint = " target has the logits' shape: is it one-hot? Use target.argmax(dim=1)."
@@ -156,12 +177,16 @@ def _check_class_targets(logits: torch.Tensor, target: torch.Tensor) -> None:
             hint = " Squeeze the target: target.squeeze(1)."
         elif logits.dim() >= 2 and target.dim() >= 1 and target.shape[0] != logits.shape[0]:
             hint = f" The batch sizes differ: {logits.shape[0]} rows of logits, {target.shape[0]} targets."
-        raise ValueError(f"cross_entropy: expected target of shape {expected} for logits of shape {tuple(logits.shape)} "
-                         f"({layout}), got {tuple(target.shape)}.{hint}")
+        raise ValueError(
+            f"cross_entropy: expected target of shape {expected} for logits of shape {tuple(logits.shape)} "
+            f"({layout}), got {tuple(target.shape)}.{hint}"
+        )
     classes = logits.shape[0] if logits.dim() == 1 else logits.shape[1]
     if target.numel() and (int(target.min()) < 0 or int(target.max()) >= classes):
         bad = int(target.min()) if int(target.min()) < 0 else int(target.max())
-        raise ValueError(f"cross_entropy: class indices must be in [0, {classes - 1}] for {classes} classes, got {bad}.")
+        raise ValueError(
+            f"cross_entropy: class indices must be in [0, {classes - 1}] for {classes} classes, got {bad}."
+        )
 
 
 def cross_entropy(
@@ -182,8 +207,13 @@ def cross_entropy(
     ``(N, d1, ...)``; or a single ``(C,)`` with a scalar target. ``"none"`` returns the target's shape.
     """
     _check_reduction(reduction)
-    check_number("cross_entropy: label_smoothing", label_smoothing, at_least=0, at_most=1,
-                 why="It is the share of the target spread evenly over all classes (typical: 0.1).")
+    check_number(
+        "cross_entropy: label_smoothing",
+        label_smoothing,
+        at_least=0,
+        at_most=1,
+        why="It is the share of the target spread evenly over all classes (typical: 0.1).",
+    )
     _check_class_targets(logits, target)
     class_dim = 0 if logits.dim() == 1 else 1
     log_probs = log_softmax(logits, dim=class_dim)
@@ -200,8 +230,10 @@ def cross_entropy(
 def _check_log_probs(log_p: torch.Tensor, what: str, loss: str) -> None:
     check_float_tensor(log_p, what, loss)
     if (log_p > 1e-4).any():
-        raise ValueError(f"{loss}: {what} should hold log-probabilities (all <= 0), got a value of "
-                         f"{float(log_p.max()):g}. Pass torch.log(p) or log_softmax(logits), not p or the logits.")
+        raise ValueError(
+            f"{loss}: {what} should hold log-probabilities (all <= 0), got a value of "
+            f"{float(log_p.max()):g}. Pass torch.log(p) or log_softmax(logits), not p or the logits."
+        )
 
 
 def entropy(log_p: torch.Tensor, dim: int = -1, reduction: str = "none") -> torch.Tensor:
@@ -238,8 +270,10 @@ def kl_divergence(log_p: torch.Tensor, log_q: torch.Tensor, dim: int = -1, reduc
     _check_log_probs(log_p, "log_p", "kl_divergence")
     _check_log_probs(log_q, "log_q", "kl_divergence")
     if log_p.shape != log_q.shape:
-        raise ValueError(f"kl_divergence: log_p and log_q must have the same shape, got {tuple(log_p.shape)} "
-                         f"and {tuple(log_q.shape)}.")
+        raise ValueError(
+            f"kl_divergence: log_p and log_q must have the same shape, got {tuple(log_p.shape)} "
+            f"and {tuple(log_q.shape)}."
+        )
     check_dim(log_p, dim, "kl_divergence")
     p = torch.exp(log_p)
     terms = torch.where(p == 0, torch.zeros_like(p), p * (log_p - log_q))  # p == 0, not p > 0: NaN stays NaN

@@ -14,9 +14,11 @@ optimizers work with ``course_lib.fit``, with ``torch.optim.lr_scheduler`` and w
 Notation in the comments: :math:`g` is the gradient, :math:`\theta` the parameter,
 :math:`\eta` the learning rate, :math:`t` the step number (from 1).
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import torch
 from torch import nn
@@ -34,7 +36,9 @@ def _check_params(params: Any, name: str) -> list:
     if isinstance(params, nn.Module):
         raise TypeError(f"{name} was given the model itself; pass its parameters: {name}(model.parameters(), ...).")
     if isinstance(params, torch.Tensor):
-        raise TypeError(f"{name} expects an iterable of tensors, got a single tensor; wrap it in a list: {name}([w], ...).")
+        raise TypeError(
+            f"{name} expects an iterable of tensors, got a single tensor; wrap it in a list: {name}([w], ...)."
+        )
     params = list(params)
     if not params:
         raise ValueError(
@@ -46,7 +50,9 @@ def _check_params(params: Any, name: str) -> list:
     for item in params:
         if isinstance(item, dict):
             if "params" not in item:
-                raise ValueError(f"A parameter group given to {name} must be a dict with a 'params' key, got keys {list(item)}.")
+                raise ValueError(
+                    f"A parameter group given to {name} must be a dict with a 'params' key, got keys {list(item)}."
+                )
             group_params = item["params"]
             tensors += [group_params] if isinstance(group_params, torch.Tensor) else list(group_params)
         else:
@@ -138,20 +144,31 @@ class SGD(ScratchOptimizer):
         weight_decay: float = 0.0,
         nesterov: bool = False,
     ) -> None:
-        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
-                                      weight_decay=weight_decay, nesterov=nesterov))
+        super().__init__(
+            params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov)
+        )
 
     @staticmethod
     def _check_hyperparameters(group: dict[str, Any]) -> None:
         check_learning_rate(group["lr"])
         momentum, dampening = group["momentum"], group["dampening"]
-        check_number("momentum", momentum, at_least=0, below=1,
-                     why="It is the fraction of the velocity kept each step (typical: 0.9); at 1 or more the "
-                     "velocity never forgets old gradients and training diverges.")
-        check_number("dampening", dampening, at_least=0, below=1,
-                     why="It scales the new gradient by (1 - dampening); usually 0.")
-        check_number("weight_decay", group["weight_decay"], at_least=0,
-                     why="It is the strength of the L2 penalty (typical: 1e-4 or 5e-4).")
+        check_number(
+            "momentum",
+            momentum,
+            at_least=0,
+            below=1,
+            why="It is the fraction of the velocity kept each step (typical: 0.9); at 1 or more the "
+            "velocity never forgets old gradients and training diverges.",
+        )
+        check_number(
+            "dampening", dampening, at_least=0, below=1, why="It scales the new gradient by (1 - dampening); usually 0."
+        )
+        check_number(
+            "weight_decay",
+            group["weight_decay"],
+            at_least=0,
+            why="It is the strength of the L2 penalty (typical: 1e-4 or 5e-4).",
+        )
         check_bool("nesterov", group["nesterov"])
         if group["nesterov"] and (momentum <= 0 or dampening != 0):
             raise ValueError(
@@ -203,19 +220,31 @@ class RMSprop(ScratchOptimizer):
         momentum: float = 0.0,
         centered: bool = False,
     ) -> None:
-        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
-                                      momentum=momentum, centered=centered))
+        super().__init__(
+            params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum, centered=centered)
+        )
 
     @staticmethod
     def _check_hyperparameters(group: dict[str, Any]) -> None:
         check_learning_rate(group["lr"])
-        check_number("alpha", group["alpha"], at_least=0, below=1,
-                     why="It is the decay of the running average of g² (typical: 0.99).")
-        check_number("eps", group["eps"], at_least=0,
-                     why="It keeps the division finite when a gradient is zero (typical: 1e-8).")
+        check_number(
+            "alpha",
+            group["alpha"],
+            at_least=0,
+            below=1,
+            why="It is the decay of the running average of g² (typical: 0.99).",
+        )
+        check_number(
+            "eps", group["eps"], at_least=0, why="It keeps the division finite when a gradient is zero (typical: 1e-8)."
+        )
         check_number("weight_decay", group["weight_decay"], at_least=0, why="It is the strength of the L2 penalty.")
-        check_number("momentum", group["momentum"], at_least=0, below=1,
-                     why="It is the fraction of the velocity kept each step (0 = off).")
+        check_number(
+            "momentum",
+            group["momentum"],
+            at_least=0,
+            below=1,
+            why="It is the fraction of the velocity kept each step (0 = off).",
+        )
         check_bool("centered", group["centered"])
 
     @torch.no_grad()
@@ -283,12 +312,19 @@ class Adam(ScratchOptimizer):
         betas = group["betas"]
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"betas must be a pair (beta1, beta2) such as (0.9, 0.999), got {betas!r}.")
-        check_number("betas[0]", betas[0], at_least=0, below=1,
-                     why="beta1 is the decay of the running mean of g (typical: 0.9).")
-        check_number("betas[1]", betas[1], at_least=0, below=1,
-                     why="beta2 is the decay of the running mean of g² (typical: 0.999).")
-        check_number("eps", group["eps"], at_least=0,
-                     why="It keeps the division finite when a gradient is zero (typical: 1e-8).")
+        check_number(
+            "betas[0]", betas[0], at_least=0, below=1, why="beta1 is the decay of the running mean of g (typical: 0.9)."
+        )
+        check_number(
+            "betas[1]",
+            betas[1],
+            at_least=0,
+            below=1,
+            why="beta2 is the decay of the running mean of g² (typical: 0.999).",
+        )
+        check_number(
+            "eps", group["eps"], at_least=0, why="It keeps the division finite when a gradient is zero (typical: 1e-8)."
+        )
         check_number("weight_decay", group["weight_decay"], at_least=0, why="It is the strength of the weight decay.")
         check_bool("amsgrad", group["amsgrad"])
 
@@ -347,8 +383,9 @@ class AdamW(Adam):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
 
 
-def largest_difference(optimizer_class: type, reference_class: type, steps: int = 50, seed: int = 0,
-                       **options: Any) -> float:
+def largest_difference(
+    optimizer_class: type, reference_class: type, steps: int = 50, seed: int = 0, **options: Any
+) -> float:
     """Train two copies of a small network in float64, one with each optimizer; the largest weight gap seen.
 
     ``largest_difference(SGD, torch.optim.SGD, lr=0.1, momentum=0.9)`` is about 1e-16 when the two
@@ -363,8 +400,10 @@ def largest_difference(optimizer_class: type, reference_class: type, steps: int 
     model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1)).double()
     twin = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1)).double()
     twin.load_state_dict(model.state_dict())
-    pairs = [(model, optimizer_class(model.parameters(), **options)),
-             (twin, reference_class(twin.parameters(), **options))]
+    pairs = [
+        (model, optimizer_class(model.parameters(), **options)),
+        (twin, reference_class(twin.parameters(), **options)),
+    ]
     largest = 0.0
     for _ in range(steps):
         for network, optimizer in pairs:

@@ -31,6 +31,7 @@ documents and as Keras does with ``reset_after=True`` (its default). Cho et al.'
 Keras with ``reset_after=False``, apply it *before*: :math:`W_{hn} (r \odot h) + b_{hn}`;
 ``gru_cell(..., reset_after=False)`` computes that variant so the two can be compared.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -73,7 +74,9 @@ def _check_cell_inputs(
         if tensor is not None and not isinstance(tensor, torch.Tensor):
             raise TypeError(f"{cell}: {name} must be a torch.Tensor, got a {type(tensor).__name__}.")
         if tensor is not None and not torch.is_floating_point(tensor):
-            raise TypeError(f"{cell}: {name} must hold floating-point numbers (float32 or float64), got {tensor.dtype}.")
+            raise TypeError(
+                f"{cell}: {name} must hold floating-point numbers (float32 or float64), got {tensor.dtype}."
+            )
     dtypes = {name: t.dtype for name, t in tensors.items() if t is not None}
     if len(set(dtypes.values())) > 1:
         listed = ", ".join(f"{name} {dtype}" for name, dtype in dtypes.items())
@@ -256,10 +259,14 @@ def cell_weights(
     The biases are None for a module built with ``bias=False``. Only one direction is read.
     """
     if not isinstance(module, (torch.nn.RNNBase, torch.nn.RNNCellBase)):
-        raise TypeError(f"cell_weights reads nn.RNN, nn.LSTM, nn.GRU and their Cell versions, got {type(module).__name__}.")
+        raise TypeError(
+            f"cell_weights reads nn.RNN, nn.LSTM, nn.GRU and their Cell versions, got {type(module).__name__}."
+        )
     suffix = "" if isinstance(module, torch.nn.RNNCellBase) else f"_l{layer}"
     if isinstance(module, torch.nn.RNNBase) and not 0 <= layer < module.num_layers:
-        raise ValueError(f"layer must be between 0 and {module.num_layers - 1} for this {module.num_layers}-layer module, got {layer}.")
+        raise ValueError(
+            f"layer must be between 0 and {module.num_layers - 1} for this {module.num_layers}-layer module, got {layer}."
+        )
     if getattr(module, "proj_size", 0):
         raise ValueError("cell_weights does not read an LSTM with proj_size > 0 (its w_hh has another shape).")
     names = [f"{kind}{suffix}" for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]

@@ -13,10 +13,12 @@ Each formula gives the same values as its torch twin (tests/test_scratch_schedul
 ``StepLR``, ``CosineAnnealingLR``, ``LinearLR``, ``SequentialLR([LinearLR, CosineAnnealingLR])`` and
 ``OneCycleLR`` (its learning rate; it also cycles momentum, which ``one_cycle_lr`` leaves out).
 """
+
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -115,8 +117,14 @@ def warmup_cosine_lr(
     return cosine_lr(min(step - warmup_steps, decay_steps), base_lr, decay_steps, min_lr)
 
 
-def one_cycle_lr(step: int, max_lr: float, total_steps: int, pct_start: float = 0.3, div_factor: float = 25.0,
-                 final_div_factor: float = 1e4) -> float:
+def one_cycle_lr(
+    step: int,
+    max_lr: float,
+    total_steps: int,
+    pct_start: float = 0.3,
+    div_factor: float = 25.0,
+    final_div_factor: float = 1e4,
+) -> float:
     r"""The one-cycle schedule (Smith & Topin, 2019) as torch's ``OneCycleLR`` computes its learning rate.
 
     Up from ``max_lr / div_factor`` to ``max_lr`` along half a cosine over the first ``pct_start`` of the
@@ -131,11 +139,14 @@ def one_cycle_lr(step: int, max_lr: float, total_steps: int, pct_start: float = 
     _check_count("total_steps", total_steps)
     check_number("pct_start", pct_start, above=0, below=1, why="It is the fraction of the steps spent warming up.")
     check_number("div_factor", div_factor, above=0, why="The schedule starts at max_lr / div_factor.")
-    check_number("final_div_factor", final_div_factor, above=0,
-                 why="It ends at max_lr / (div_factor * final_div_factor).")
+    check_number(
+        "final_div_factor", final_div_factor, above=0, why="It ends at max_lr / (div_factor * final_div_factor)."
+    )
     if step >= total_steps:
-        raise ValueError(f"step {step} is past the schedule's last step, total_steps - 1 = {total_steps - 1} "
-                         "(torch's OneCycleLR refuses to step further too).")
+        raise ValueError(
+            f"step {step} is past the schedule's last step, total_steps - 1 = {total_steps - 1} "
+            "(torch's OneCycleLR refuses to step further too)."
+        )
 
     def anneal(start: float, end: float, progress: float) -> float:
         return end + 0.5 * (start - end) * (1 + math.cos(math.pi * progress))
@@ -223,7 +234,12 @@ class WarmupCosine(LRSchedule):
     def __init__(
         self, optimizer: Any, warmup_steps: int, total_steps: int, min_lr: float = 0.0, start_factor: float = 0.01
     ) -> None:
-        self.warmup_steps, self.total_steps, self.min_lr, self.start_factor = warmup_steps, total_steps, min_lr, start_factor
+        self.warmup_steps, self.total_steps, self.min_lr, self.start_factor = (
+            warmup_steps,
+            total_steps,
+            min_lr,
+            start_factor,
+        )
         super().__init__(optimizer)
 
     def lr_at(self, step: int, base_lr: float) -> float:
@@ -231,8 +247,12 @@ class WarmupCosine(LRSchedule):
 
 
 # ----------------------------------------------------------------------------- reading a schedule back
-def learning_rates(make_scheduler: Callable[[torch.optim.Optimizer], Any], steps: int, base_lr: float = 0.1,
-                   optimizer_class: type = torch.optim.SGD) -> list[float]:
+def learning_rates(
+    make_scheduler: Callable[[torch.optim.Optimizer], Any],
+    steps: int,
+    base_lr: float = 0.1,
+    optimizer_class: type = torch.optim.SGD,
+) -> list[float]:
     """The rate a scheduler sets before each of ``steps`` optimizer steps, to plot or compare.
 
     ``make_scheduler(optimizer)`` builds a ``torch.optim.lr_scheduler`` object or one of the

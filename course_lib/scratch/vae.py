@@ -18,10 +18,12 @@ Encoders output :math:`\log\sigma^2` (``logvar``), not :math:`\sigma`: any real 
 valid log-variance, so the network needs no constraint. Tests in tests/test_scratch_vae.py
 check each piece against ``torch.distributions`` and Monte-Carlo estimates.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -57,11 +59,15 @@ def _check_gaussian(mu: torch.Tensor, logvar: torch.Tensor, where: str) -> None:
     check_float_tensor(mu, "mu", where)
     check_float_tensor(logvar, "logvar", where)
     if mu.dim() != 2:
-        raise ValueError(f"{where}: mu should have shape (batch, latent_dim), got {tuple(mu.shape)}; "
-                         "for a single example use mu.unsqueeze(0).")
+        raise ValueError(
+            f"{where}: mu should have shape (batch, latent_dim), got {tuple(mu.shape)}; "
+            "for a single example use mu.unsqueeze(0)."
+        )
     if logvar.shape != mu.shape:
-        raise ValueError(f"{where}: mu and logvar must have the same shape (one mean and one log-variance per "
-                         f"latent dimension), got mu {tuple(mu.shape)} and logvar {tuple(logvar.shape)}.")
+        raise ValueError(
+            f"{where}: mu and logvar must have the same shape (one mean and one log-variance per "
+            f"latent dimension), got mu {tuple(mu.shape)} and logvar {tuple(logvar.shape)}."
+        )
 
 
 def _check_beta(beta: float) -> None:
@@ -124,8 +130,10 @@ def active_units(mu: torch.Tensor, threshold: float = 0.01) -> int:
     """
     check_float_tensor(mu, "mu", "active_units")
     if mu.dim() != 2 or len(mu) < 2:
-        raise ValueError(f"active_units: mu should be the means of at least 2 examples, shape (batch, latent_dim); "
-                         f"got {tuple(mu.shape)}.")
+        raise ValueError(
+            f"active_units: mu should be the means of at least 2 examples, shape (batch, latent_dim); "
+            f"got {tuple(mu.shape)}."
+        )
     return int((mu.var(dim=0) > threshold).sum())
 
 
@@ -142,16 +150,22 @@ def bernoulli_nll_from_logits(logits: torch.Tensor, x: torch.Tensor) -> torch.Te
     check_float_tensor(logits, "logits", "bernoulli_nll_from_logits")
     check_float_tensor(x, "x", "bernoulli_nll_from_logits")
     if logits.shape != x.shape:
-        raise ValueError(f"bernoulli_nll_from_logits: logits and x must have the same shape (one logit per pixel), "
-                         f"got logits {tuple(logits.shape)} and x {tuple(x.shape)}.")
+        raise ValueError(
+            f"bernoulli_nll_from_logits: logits and x must have the same shape (one logit per pixel), "
+            f"got logits {tuple(logits.shape)} and x {tuple(x.shape)}."
+        )
     if x.dim() < 2:
-        raise ValueError(f"bernoulli_nll_from_logits: expected a batch, shape (batch, pixels...), got "
-                         f"{tuple(x.shape)}; for a single image use x.unsqueeze(0).")
+        raise ValueError(
+            f"bernoulli_nll_from_logits: expected a batch, shape (batch, pixels...), got "
+            f"{tuple(x.shape)}; for a single image use x.unsqueeze(0)."
+        )
     if x.numel():
         low, high = (float(v) for v in torch.aminmax(x.detach()))
         if low < 0 or high > 1:
-            raise ValueError(f"bernoulli_nll_from_logits: x should hold pixel intensities in [0, 1], got values from "
-                             f"{low:g} to {high:g}; images stored as 0-255 need dividing by 255.")
+            raise ValueError(
+                f"bernoulli_nll_from_logits: x should hold pixel intensities in [0, 1], got values from "
+                f"{low:g} to {high:g}; images stored as 0-255 need dividing by 255."
+            )
     return (F.softplus(logits) - x * logits).flatten(start_dim=1).sum(dim=1)
 
 
@@ -159,14 +173,18 @@ def bernoulli_nll_from_logits(logits: torch.Tensor, x: torch.Tensor) -> torch.Te
 def _unpack(output: object, x: torch.Tensor, where: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     if isinstance(output, torch.Tensor) or not isinstance(output, (tuple, list)) or len(output) != 3:
         got = "a single tensor" if isinstance(output, torch.Tensor) else f"a {type(output).__name__}"
-        raise TypeError(f"{where} expects a VAE's output (logits, mu, logvar), got {got}; "
-                        "a plain autoencoder's loss is bernoulli_nll_from_logits(logits, x).mean().")
+        raise TypeError(
+            f"{where} expects a VAE's output (logits, mu, logvar), got {got}; "
+            "a plain autoencoder's loss is bernoulli_nll_from_logits(logits, x).mean()."
+        )
     logits, mu, logvar = output
     _check_gaussian(mu, logvar, where)
     check_float_tensor(x, "x", where)
     if len(mu) != len(x):
-        raise ValueError(f"{where}: {len(x)} images but {len(mu)} latent codes; the encoder's mu and the batch x must "
-                         "have the same length.")
+        raise ValueError(
+            f"{where}: {len(x)} images but {len(mu)} latent codes; the encoder's mu and the batch x must "
+            "have the same length."
+        )
     return logits, mu, logvar
 
 
@@ -240,8 +258,10 @@ def importance_sampled_log_likelihood(
         if not isinstance(log_px_given_z, torch.Tensor) or log_px_given_z.shape != (len(mu),):
             is_tensor = isinstance(log_px_given_z, torch.Tensor)
             got = tuple(log_px_given_z.shape) if is_tensor else type(log_px_given_z).__name__
-            raise ValueError(f"importance_sampled_log_likelihood: log_likelihood(z) should return one log p(x|z) per "
-                             f"example, shape ({len(mu)},), got {got}.")
+            raise ValueError(
+                f"importance_sampled_log_likelihood: log_likelihood(z) should return one log p(x|z) per "
+                f"example, shape ({len(mu)},), got {got}."
+            )
         log_q = -0.5 * (eps.pow(2) + logvar + _LOG_2PI).sum(dim=1)  # log N(z; mu, std^2), with (z - mu)/std = eps
         log_weights.append(log_px_given_z + _standard_normal_log_density(z) - log_q)
     return torch.logsumexp(torch.stack(log_weights), dim=0) - math.log(k)

@@ -3,12 +3,13 @@
 Chapter 02 trains it on a toy problem with the engine in ``engine.py`` (like micrograd's ``nn.py``):
 every weight is one ``Value``, so a forward pass builds a graph that ``loss.backward()`` walks.
 """
+
 from __future__ import annotations
 
 import math
 import random
+from collections.abc import Sequence
 from numbers import Integral
-from typing import Sequence
 
 from ..arguments import check_choice, check_whole_number
 from .engine import Value
@@ -45,8 +46,9 @@ class Neuron:
 class Layer:
     """``n_outputs`` neurons that all read the same inputs."""
 
-    def __init__(self, n_inputs: int, n_outputs: int, activation: str | None = "tanh",
-                 rng: random.Random | None = None) -> None:
+    def __init__(
+        self, n_inputs: int, n_outputs: int, activation: str | None = "tanh", rng: random.Random | None = None
+    ) -> None:
         rng = rng or random.Random(0)
         self.neurons = [Neuron(n_inputs, activation, rng) for _ in range(n_outputs)]
 
@@ -66,8 +68,10 @@ class MLP:
 
     def __init__(self, n_inputs: int, layer_sizes: Sequence[int], activation: str = "tanh", seed: int = 0) -> None:
         if isinstance(layer_sizes, (int, str)) or not layer_sizes:
-            raise ValueError(f"layer_sizes must be a list with the size of every layer, the output layer last "
-                             f"(e.g. [8, 8, 3]); got {layer_sizes!r}.")
+            raise ValueError(
+                f"layer_sizes must be a list with the size of every layer, the output layer last "
+                f"(e.g. [8, 8, 3]); got {layer_sizes!r}."
+            )
         for size in layer_sizes:
             check_whole_number("every layer size", size, 1)
         rng = random.Random(seed)

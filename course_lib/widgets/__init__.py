@@ -3,13 +3,15 @@
 Import the module you need: ``from course_lib.widgets.broadcasting import broadcasting_explorer``.
 Without a widget front end (CI, a terminal) a widget shows as plain text and nothing fails.
 """
+
 from __future__ import annotations
 
 import base64
 import functools
 import io
 import threading
-from typing import TYPE_CHECKING, Callable, TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
     import ipywidgets
@@ -31,6 +33,7 @@ def one_at_a_time(callback: F) -> F:
     corrupted its mathtext parser ("ParseException: Expected end of text" on a log axis's tick labels:
     the optimizer race, tests/test_browser.py). Every explorer's observer goes through this.
     """
+
     @functools.wraps(callback)
     def run(*args, **kwargs):
         with _DRAWING:
@@ -39,7 +42,7 @@ def one_at_a_time(callback: F) -> F:
     return run  # type: ignore[return-value]
 
 
-def show_figure(output: "ipywidgets.Output", fig: "Figure", text: str | None = None) -> None:
+def show_figure(output: ipywidgets.Output, fig: Figure, text: str | None = None) -> None:
     """Replace what ``output`` shows with ``fig`` (and a line of ``text`` above it), then close ``fig``.
 
     Every explorer redraws this way. The new picture replaces the old one in a single update of the
@@ -59,11 +62,16 @@ def show_figure(output: "ipywidgets.Output", fig: "Figure", text: str | None = N
     outputs = []
     if text:
         outputs.append({"output_type": "stream", "name": "stdout", "text": text + "\n"})
-    outputs.append({"output_type": "display_data", "metadata": {},
-                    "data": {"image/png": base64.b64encode(png.getvalue()).decode("ascii"), "text/plain": repr(fig)}})
+    outputs.append(
+        {
+            "output_type": "display_data",
+            "metadata": {},
+            "data": {"image/png": base64.b64encode(png.getvalue()).decode("ascii"), "text/plain": repr(fig)},
+        }
+    )
     output.outputs = tuple(outputs)
 
 
-def clear_figure(output: "ipywidgets.Output") -> None:
+def clear_figure(output: ipywidgets.Output) -> None:
     """Show nothing in ``output`` (an explorer whose input is invalid); see ``show_figure`` for why not clear_output."""
     output.outputs = ()

@@ -5,6 +5,7 @@ stack of ``h = f(h W^T)`` with random weights, lives in ``course_lib.experiments
 this module draws it: the size of each layer's weight gradient and of its signal on one log axis,
 titled with what they say.
 """
+
 from __future__ import annotations
 
 import math
@@ -19,18 +20,28 @@ if TYPE_CHECKING:
     import ipywidgets
     from matplotlib.figure import Figure
 
-__all__ = ["ACTIVATIONS", "INITS", "plot_activation", "plot_gradient_flow", "plot_activation_panel",
-           "activation_explorer"]
+__all__ = [
+    "ACTIVATIONS",
+    "INITS",
+    "plot_activation",
+    "plot_gradient_flow",
+    "plot_activation_panel",
+    "activation_explorer",
+]
 
 #: The explorer's initialisations: (menu label, ``models.init_std`` scheme).
-INITS = (("small: normal-0.01", "normal-0.01"), ("xavier", "xavier"), ("kaiming", "kaiming"),
-         ("large: normal-1", "normal-1"))
+INITS = (
+    ("small: normal-0.01", "normal-0.01"),
+    ("xavier", "xavier"),
+    ("kaiming", "kaiming"),
+    ("large: normal-1", "normal-1"),
+)
 
 #: The log axis spans at least this many powers of ten, so that a factor of 2 does not look like a cliff.
 MIN_DECADES = 4
 
 
-def plot_activation(name: str, x_min: float = -5.0, x_max: float = 5.0, ax=None) -> "Figure":
+def plot_activation(name: str, x_min: float = -5.0, x_max: float = 5.0, ax=None) -> Figure:
     """f and f' of activation ``name`` on ``[x_min, x_max]``."""
     import matplotlib.pyplot as plt
 
@@ -61,7 +72,7 @@ def _at_least_decades(ax, decades: int) -> None:
         ax.set_ylim(10 ** (middle - decades / 2), 10 ** (middle + decades / 2))
 
 
-def plot_gradient_flow(name: str, depth: int = 10, init: str = "xavier", width: int = 64, ax=None) -> "Figure":
+def plot_gradient_flow(name: str, depth: int = 10, init: str = "xavier", width: int = 64, ax=None) -> Figure:
     """Per layer, on one log axis: the weight gradient's size and the signal's (std of the layer's output).
 
     The title gives the reading: whether the signal fades or explodes, and the gradient's first/last
@@ -75,10 +86,21 @@ def plot_gradient_flow(name: str, depth: int = 10, init: str = "xavier", width: 
     else:
         fig = ax.figure
     layers = range(1, depth + 1)
-    ax.semilogy(layers, flow.weight_grad_norms.clamp(min=1e-300).numpy(), marker="o", color="tab:red",
-                label="gradient ||dL/dW||")
-    ax.semilogy(layers, flow.activation_stds.clamp(min=1e-300).numpy(), marker="s", markersize=4,
-                color="tab:blue", label="signal: std of the output")
+    ax.semilogy(
+        layers,
+        flow.weight_grad_norms.clamp(min=1e-300).numpy(),
+        marker="o",
+        color="tab:red",
+        label="gradient ||dL/dW||",
+    )
+    ax.semilogy(
+        layers,
+        flow.activation_stds.clamp(min=1e-300).numpy(),
+        marker="s",
+        markersize=4,
+        color="tab:blue",
+        label="signal: std of the output",
+    )
     ax.axhline(1.0, color="gray", linewidth=0.6, linestyle=":")
     ax.set_xlabel("layer (1 = next to the input)")
     ax.set_ylabel("size (log scale)")
@@ -90,8 +112,9 @@ def plot_gradient_flow(name: str, depth: int = 10, init: str = "xavier", width: 
     return fig
 
 
-def plot_activation_panel(name: str, x_range: tuple[float, float] = (-5.0, 5.0), depth: int = 10,
-                          init: str = "xavier") -> "Figure":
+def plot_activation_panel(
+    name: str, x_range: tuple[float, float] = (-5.0, 5.0), depth: int = 10, init: str = "xavier"
+) -> Figure:
     """The explorer's picture: f and f' on the left, gradient size per layer on the right."""
     import matplotlib.pyplot as plt
 
@@ -102,7 +125,7 @@ def plot_activation_panel(name: str, x_range: tuple[float, float] = (-5.0, 5.0),
     return fig
 
 
-def activation_explorer(depth: int = 10, max_depth: int = 30) -> "ipywidgets.VBox":
+def activation_explorer(depth: int = 10, max_depth: int = 30) -> ipywidgets.VBox:
     """Widgets: activation, x range, depth and initialisation; redraws f, f' and the gradient flow."""
     import ipywidgets as widgets
 

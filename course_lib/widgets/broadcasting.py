@@ -4,11 +4,13 @@ The rule and its steps are ``course_lib.scratch.broadcasting.broadcast_shapes_ex
 ``plot_broadcast`` draws the stretching; ``broadcasting_explorer`` wires two text boxes to both.
 matplotlib and ipywidgets are imported only when a drawing is asked for.
 """
+
 from __future__ import annotations
 
 import html
 import re
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from ..scratch.broadcasting import Shape, broadcast_shapes_explained, format_shape
 from . import clear_figure, one_at_a_time, show_figure
@@ -85,8 +87,13 @@ def _draw_operand(ax, name: str, shape: Shape, aligned: Shape, result: Shape | N
             colour = _ORIGINAL if stored else _STRETCHED
             ax.add_patch(
                 Rectangle(
-                    (c, show_rows - 1 - r), 0.92, 0.92, facecolor=colour,
-                    edgecolor="black" if stored else "#6d8fb3", linestyle="-" if stored else "--", linewidth=1,
+                    (c, show_rows - 1 - r),
+                    0.92,
+                    0.92,
+                    facecolor=colour,
+                    edgecolor="black" if stored else "#6d8fb3",
+                    linestyle="-" if stored else "--",
+                    linewidth=1,
                 )
             )
     ax.set_xlim(-0.2, max(show_cols, 1) + 0.2)
@@ -104,7 +111,7 @@ def _draw_operand(ax, name: str, shape: Shape, aligned: Shape, result: Shape | N
     ax.set_title(f"{name} {format_shape(shape)}{lead}{cut}", fontsize=10)
 
 
-def plot_broadcast(a: Sequence[int] | int, b: Sequence[int] | int) -> "Figure":
+def plot_broadcast(a: Sequence[int] | int, b: Sequence[int] | int) -> Figure:
     """A figure: A and B stretched to the result's last two axes (dark = stored, light = repeated).
 
     When the shapes do not broadcast, A and B are drawn as they are and the title says why.
@@ -128,20 +135,23 @@ def plot_broadcast(a: Sequence[int] | int, b: Sequence[int] | int) -> "Figure":
         fig.suptitle(
             f"{format_shape(explained.shape_a)} and {format_shape(explained.shape_b)} do not broadcast: "
             f"aligned {format_shape(explained.aligned_a)} vs {format_shape(explained.aligned_b)}",
-            fontsize=10, color="#b22222",
+            fontsize=10,
+            color="#b22222",
         )
     fig.tight_layout()
     return fig
 
 
 # ----------------------------------------------------------------------------- explorer
-def broadcasting_explorer(a: str = "3, 1", b: str = "4") -> "ipywidgets.VBox":
+def broadcasting_explorer(a: str = "3, 1", b: str = "4") -> ipywidgets.VBox:
     """Two text boxes (and ready-made examples): the steps, the result shape and the drawing update."""
     import ipywidgets as widgets
 
     example = widgets.Dropdown(
         options=[("choose an example…", None)] + [(name, pair) for name, pair in EXAMPLES.items()],
-        value=None, description="Examples", layout=widgets.Layout(width="420px"),
+        value=None,
+        description="Examples",
+        layout=widgets.Layout(width="420px"),
     )
     box_a = widgets.Text(value=a, description="shape A", continuous_update=False, placeholder="e.g. 3, 1")
     box_b = widgets.Text(value=b, description="shape B", continuous_update=False, placeholder="e.g. 4")
@@ -163,7 +173,8 @@ def broadcasting_explorer(a: str = "3, 1", b: str = "4") -> "ipywidgets.VBox":
         explained = broadcast_shapes_explained(shape_a, shape_b)
         verdict = (
             f"<b style='color:#2e7d32'>broadcasts to {format_shape(explained.result)}</b>"
-            if explained.ok else "<b style='color:#b22222'>does not broadcast</b>"
+            if explained.ok
+            else "<b style='color:#b22222'>does not broadcast</b>"
         )
         lines = "<br>".join(line.replace(" ", "&nbsp;") for line in explained.steps)
         steps.value = f"{verdict}<div style='font-family:monospace'>{lines}</div>"

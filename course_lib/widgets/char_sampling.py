@@ -5,6 +5,7 @@ Chapter 08 uses it on the shipped Tiny Shakespeare model. Everything it shows is
 the chapter's sampling cells use); this module only draws: the generated text, and a bar chart of
 the distribution the next character is drawn from (the most likely characters, largest first).
 """
+
 from __future__ import annotations
 
 import html
@@ -30,7 +31,7 @@ def char_label(char: str) -> str:
     return _NAMED.get(char, char)
 
 
-def plot_next_char_distribution(probs: torch.Tensor, chars: str, top: int = 20, title: str | None = None) -> "Figure":
+def plot_next_char_distribution(probs: torch.Tensor, chars: str, top: int = 20, title: str | None = None) -> Figure:
     """Bars for the ``top`` likeliest next characters (probabilities ``probs`` over ``chars``), largest first."""
     import matplotlib.pyplot as plt
 
@@ -49,8 +50,9 @@ def plot_next_char_distribution(probs: torch.Tensor, chars: str, top: int = 20, 
     return fig
 
 
-def char_sampling_explorer(model: "CharLM", prompt: str = "ROMEO:", length: int = 200, seed: int = 0,
-                           max_temperature: float = 2.0) -> "ipywidgets.VBox":
+def char_sampling_explorer(
+    model: CharLM, prompt: str = "ROMEO:", length: int = 200, seed: int = 0, max_temperature: float = 2.0
+) -> ipywidgets.VBox:
     """A prompt box and sliders for temperature (0 = greedy) and top-k (0 = every character); redraws on each change.
 
     The text is drawn with a generator seeded with ``seed`` each time, so moving a slider and moving it
@@ -60,8 +62,9 @@ def char_sampling_explorer(model: "CharLM", prompt: str = "ROMEO:", length: int 
 
     vocab_size = model.vocab.size
     prompt_box = widgets.Text(value=prompt, description="prompt", continuous_update=False)
-    temperature = widgets.FloatSlider(value=0.8, min=0.0, max=max_temperature, step=0.05, description="temperature",
-                                      continuous_update=False)
+    temperature = widgets.FloatSlider(
+        value=0.8, min=0.0, max=max_temperature, step=0.05, description="temperature", continuous_update=False
+    )
     top_k = widgets.IntSlider(value=0, min=0, max=vocab_size, description="top-k (0=all)", continuous_update=False)
     text = widgets.HTML()
     output = widgets.Output()
@@ -71,18 +74,24 @@ def char_sampling_explorer(model: "CharLM", prompt: str = "ROMEO:", length: int 
         k = top_k.value or None
         try:
             probs = model.next_char_probabilities(prompt_box.value, temperature.value, k)
-            sample = model.generate(prompt_box.value, length, temperature.value, k,
-                                    generator=torch.Generator().manual_seed(seed))
+            sample = model.generate(
+                prompt_box.value, length, temperature.value, k, generator=torch.Generator().manual_seed(seed)
+            )
         except (ValueError, TypeError) as error:  # an empty prompt, a character outside the vocabulary
             text.value = f"<p style='color:#b00'>{html.escape(str(error))}</p>"
             clear_figure(output)
             return
-        text.value = (f"<pre style='white-space:pre-wrap'><b>{html.escape(prompt_box.value)}</b>"
-                      f"{html.escape(sample)}</pre>")
+        text.value = (
+            f"<pre style='white-space:pre-wrap'><b>{html.escape(prompt_box.value)}</b>{html.escape(sample)}</pre>"
+        )
         setting = "greedy" if temperature.value == 0 else f"temperature {temperature.value:.2f}"
         setting += f", top-k {k}" if k else ""
-        show_figure(output, plot_next_char_distribution(probs, model.vocab.chars,
-                                                        title=f"the next character after the prompt ({setting})"))
+        show_figure(
+            output,
+            plot_next_char_distribution(
+                probs, model.vocab.chars, title=f"the next character after the prompt ({setting})"
+            ),
+        )
 
     for control in (prompt_box, temperature, top_k):
         control.observe(redraw, names="value")

@@ -5,11 +5,13 @@ scratch engine (``course_lib.scratch.autograd``), ``backward()`` runs, and the d
 every node's ``data`` and ``grad``. A table puts each input's gradient next to a finite-difference
 estimate, so a learner sees that backpropagation gives the slope a nudge would measure.
 """
+
 from __future__ import annotations
 
 import html
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Mapping
+from typing import TYPE_CHECKING
 
 from ..scratch.autograd import Value, draw_graph
 from . import clear_figure, one_at_a_time, show_figure
@@ -18,8 +20,14 @@ if TYPE_CHECKING:
     import ipywidgets
     from matplotlib.figure import Figure
 
-__all__ = ["EXPRESSIONS", "Expression", "evaluate_expression", "numerical_gradients", "plot_expression",
-           "computation_graph_explorer"]
+__all__ = [
+    "EXPRESSIONS",
+    "Expression",
+    "evaluate_expression",
+    "numerical_gradients",
+    "plot_expression",
+    "computation_graph_explorer",
+]
 
 
 @dataclass(frozen=True)
@@ -47,15 +55,18 @@ def _hand_example(v: Mapping[str, Value]) -> Value:
 
 EXPRESSIONS: dict[str, Expression] = {
     "hand example": Expression("L = (a·b + c)·f", {"a": 2.0, "b": -3.0, "c": 10.0, "f": -2.0}, _hand_example),
-    "neuron": Expression("o = tanh(x1·w1 + x2·w2 + b)", {"x1": 2.0, "x2": 0.0, "w1": -3.0, "w2": 1.0, "b": 6.9},
-                         _neuron),
+    "neuron": Expression(
+        "o = tanh(x1·w1 + x2·w2 + b)", {"x1": 2.0, "x2": 0.0, "w1": -3.0, "w2": 1.0, "b": 6.9}, _neuron
+    ),
     "reuse": Expression("y = x·x + x  (x is used three times)", {"x": 1.5}, lambda v: v["x"] * v["x"] + v["x"]),
-    "sigmoid": Expression("p = sigmoid(w·x + b)", {"w": 1.0, "x": 0.5, "b": -1.0},
-                          lambda v: (v["w"] * v["x"] + v["b"]).sigmoid()),
+    "sigmoid": Expression(
+        "p = sigmoid(w·x + b)", {"w": 1.0, "x": 0.5, "b": -1.0}, lambda v: (v["w"] * v["x"] + v["b"]).sigmoid()
+    ),
     "softplus": Expression("s = log(1 + exp(x))", {"x": 0.5}, lambda v: (1 + v["x"].exp()).log()),
     "ratio": Expression("r = x / (1 + x²)", {"x": 0.5}, lambda v: v["x"] / (1 + v["x"] ** 2)),
-    "relu": Expression("y = relu(a·x) + relu(-x)", {"a": 2.0, "x": 1.0},
-                       lambda v: (v["a"] * v["x"]).relu() + (-v["x"]).relu()),
+    "relu": Expression(
+        "y = relu(a·x) + relu(-x)", {"a": 2.0, "x": 1.0}, lambda v: (v["a"] * v["x"]).relu() + (-v["x"]).relu()
+    ),
 }
 
 
@@ -90,7 +101,7 @@ def numerical_gradients(name: str, values: Mapping[str, float] | None = None, h:
     return slopes
 
 
-def plot_expression(name: str, values: Mapping[str, float] | None = None) -> "Figure":
+def plot_expression(name: str, values: Mapping[str, float] | None = None) -> Figure:
     """The graph of expression ``name`` at ``values`` after backward: every node's data and grad."""
     root, _ = evaluate_expression(name, values)
     return draw_graph(root, title=_expression(name).formula)
@@ -103,17 +114,23 @@ def _gradient_table(name: str, values: Mapping[str, float]) -> str:
         f"<tr><td>∂{html.escape(root.label)}/∂{key}</td><td>{leaf.grad:.5f}</td><td>{numerical[key]:.5f}</td></tr>"
         for key, leaf in leaves.items()
     )
-    return (f"<b>{html.escape(root.label)} = {root.data:.5f}</b>"
-            "<table><tr><th>gradient</th><th>backprop</th><th>nudge each input by ±1e-6</th></tr>"
-            f"{rows}</table>")
+    return (
+        f"<b>{html.escape(root.label)} = {root.data:.5f}</b>"
+        "<table><tr><th>gradient</th><th>backprop</th><th>nudge each input by ±1e-6</th></tr>"
+        f"{rows}</table>"
+    )
 
 
-def computation_graph_explorer(name: str = "neuron") -> "ipywidgets.VBox":
+def computation_graph_explorer(name: str = "neuron") -> ipywidgets.VBox:
     """A drop-down of expressions and one slider per input; the graph and the gradient table follow them."""
     import ipywidgets as widgets
 
-    choice = widgets.Dropdown(options=[(e.formula, key) for key, e in EXPRESSIONS.items()], value=name,
-                              description="expression", layout=widgets.Layout(width="460px"))
+    choice = widgets.Dropdown(
+        options=[(e.formula, key) for key, e in EXPRESSIONS.items()],
+        value=name,
+        description="expression",
+        layout=widgets.Layout(width="460px"),
+    )
     sliders = widgets.HBox(layout=widgets.Layout(flex_flow="row wrap"))
     table = widgets.HTML()
     drawing = widgets.Output()
@@ -136,9 +153,15 @@ def computation_graph_explorer(name: str = "neuron") -> "ipywidgets.VBox":
     def make_sliders(*_: object) -> None:
         new = []
         for key, default in _expression(choice.value).defaults.items():
-            slider = widgets.FloatSlider(value=default, min=-4.0, max=8.0 if key == "b" else 4.0, step=0.1,
-                                         description=key, continuous_update=False,
-                                         layout=widgets.Layout(width="300px"))
+            slider = widgets.FloatSlider(
+                value=default,
+                min=-4.0,
+                max=8.0 if key == "b" else 4.0,
+                step=0.1,
+                description=key,
+                continuous_update=False,
+                layout=widgets.Layout(width="300px"),
+            )
             slider.observe(redraw, names="value")
             new.append(slider)
         sliders.children = new

@@ -5,6 +5,7 @@ digits, and that an MLP, which sees 784 unrelated numbers, is thrown by a shift 
 pixels that a person does not even notice (the motivation for convolutions in chapter 07). The
 shift is ``course_lib.augment.shift_image``, the border filled with the digit's own background.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -36,9 +37,13 @@ def class_probabilities(model: nn.Module, image: torch.Tensor) -> torch.Tensor:
 
 
 def plot_digit_probabilities(
-    model: nn.Module, image: torch.Tensor, label: int | None = None, dx: int = 0, dy: int = 0,
+    model: nn.Module,
+    image: torch.Tensor,
+    label: int | None = None,
+    dx: int = 0,
+    dy: int = 0,
     fill: float | None = None,
-) -> "Figure":
+) -> Figure:
     """The (shifted) digit on the left, the model's probability for each class on the right.
 
     The uncovered border is ``fill``; None takes the image's smallest value, the background of a
@@ -66,8 +71,9 @@ def plot_digit_probabilities(
     return fig
 
 
-def digit_explorer(model: nn.Module, images: torch.Tensor, labels: torch.Tensor | None = None,
-                   max_shift: int = 6) -> "ipywidgets.VBox":
+def digit_explorer(
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor | None = None, max_shift: int = 6
+) -> ipywidgets.VBox:
     """Sliders for which test image and how far to shift it; redraws the probabilities on each change."""
     import ipywidgets as widgets
 

@@ -12,15 +12,16 @@ The responses and feature maps come from ``course_lib.experiments.conv_responses
 lives in plain functions (``plot_kernel_response``, ``plot_feature_map``, ``plot_feature_maps``)
 that tests and scripts call without a widget front end.
 """
+
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
-from ..experiments.conv_responses import apply_kernel, as_grey_image, as_kernel, conv_layer, conv_layers, \
-    feature_maps
+from ..experiments.conv_responses import apply_kernel, as_grey_image, as_kernel, conv_layer, conv_layers, feature_maps
 from . import one_at_a_time, show_figure
 
 if TYPE_CHECKING:
@@ -59,9 +60,11 @@ def _symmetric_limits(values: torch.Tensor) -> tuple[float, float]:
 
 
 def plot_kernel_response(
-    image: torch.Tensor, kernel: torch.Tensor | Sequence[Sequence[float]], title: str | None = None,
+    image: torch.Tensor,
+    kernel: torch.Tensor | Sequence[Sequence[float]],
+    title: str | None = None,
     fill: float | None = None,
-) -> "Figure":
+) -> Figure:
     """Three panels: the image, the kernel (weights written in the cells), and its response.
 
     The border is padded with ``fill``, by default the image's background (see ``apply_kernel``).
@@ -91,7 +94,7 @@ def plot_kernel_response(
 
 def kernel_explorer(
     images: torch.Tensor, labels: torch.Tensor | None = None, preset: str = "Sobel x (vertical edges)"
-) -> "ipywidgets.VBox":
+) -> ipywidgets.VBox:
     """Nine sliders (a 3x3 kernel), a preset menu and an image slider; redraws the response on each change."""
     import ipywidgets as widgets
 
@@ -100,9 +103,17 @@ def kernel_explorer(
     index = widgets.IntSlider(value=0, min=0, max=len(images) - 1, description="image")
     presets = widgets.Dropdown(options=list(KERNELS), value=preset, description="preset")
     cells = [
-        widgets.FloatSlider(value=0.0, min=-5.0, max=5.0, step=0.125, readout_format=".3g",
-                            layout=widgets.Layout(width="220px"), description=f"w[{i},{j}]")
-        for i in range(3) for j in range(3)
+        widgets.FloatSlider(
+            value=0.0,
+            min=-5.0,
+            max=5.0,
+            step=0.125,
+            readout_format=".3g",
+            layout=widgets.Layout(width="220px"),
+            description=f"w[{i},{j}]",
+        )
+        for i in range(3)
+        for j in range(3)
     ]
     grid = widgets.GridBox(cells, layout=widgets.Layout(grid_template_columns="repeat(3, 230px)"))
     output = widgets.Output()
@@ -146,19 +157,21 @@ def _tile(maps: torch.Tensor, ncols: int) -> torch.Tensor:
     mosaic = torch.full((nrows * (h + 1) - 1, ncols * (w + 1) - 1), float("nan"))
     for index in range(k):
         r, c = divmod(index, ncols)
-        mosaic[r * (h + 1): r * (h + 1) + h, c * (w + 1): c * (w + 1) + w] = maps[index]
+        mosaic[r * (h + 1) : r * (h + 1) + h, c * (w + 1) : c * (w + 1) + w] = maps[index]
     return mosaic
 
 
 def plot_feature_map(
     model: nn.Module, image: torch.Tensor, layer: str, channel: int, label: int | None = None, relu: bool = True
-) -> "Figure":
+) -> Figure:
     """Input digit, the filter of ``channel`` (one tile per input channel) and its feature map."""
     import matplotlib.pyplot as plt
 
     conv = conv_layer(model, layer)
     if not 0 <= channel < conv.out_channels:
-        raise ValueError(f"Layer {layer!r} has {conv.out_channels} channels (0..{conv.out_channels - 1}), got {channel}.")
+        raise ValueError(
+            f"Layer {layer!r} has {conv.out_channels} channels (0..{conv.out_channels - 1}), got {channel}."
+        )
     maps = feature_maps(model, image, layer, relu)
     weights = conv.weight[channel].detach().float().cpu()  # (C_in, kH, kW)
     fig, (left, middle, right) = plt.subplots(1, 3, figsize=(10, 3.3), gridspec_kw={"width_ratios": [1, 1, 1.25]})
@@ -182,7 +195,7 @@ def plot_feature_map(
 
 def plot_feature_maps(
     model: nn.Module, image: torch.Tensor, layer: str, max_channels: int = 32, ncols: int = 8, relu: bool = True
-) -> "Figure":
+) -> Figure:
     """Every channel's feature map of ``layer`` for one image, in a grid (the first ``max_channels``)."""
     import matplotlib.pyplot as plt
 
@@ -202,7 +215,7 @@ def plot_feature_maps(
 
 def feature_map_explorer(
     model: nn.Module, images: torch.Tensor, labels: torch.Tensor | None = None, relu: bool = True
-) -> "ipywidgets.VBox":
+) -> ipywidgets.VBox:
     """Sliders for the digit and the channel, a menu for the layer; redraws filter and feature map."""
     import ipywidgets as widgets
 

@@ -8,9 +8,11 @@ same test digits reconstructed and the same prior codes decoded, with the KL and
 active units. Everything here only draws: decoding is ``experiments.vae.decode_latent``, the sweep
 was trained by ``tools/train_vae.py``.
 """
+
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -41,8 +43,16 @@ def _check_map(means: np.ndarray | None, labels: Sequence[int] | np.ndarray | No
 
 def _scatter(ax, means: np.ndarray, labels: Sequence[int] | np.ndarray | None, span: float) -> None:
     colours = None if labels is None else np.asarray(labels)
-    points = ax.scatter(means[:, 0], means[:, 1], c=colours, cmap=_CLASS_COLOURS if labels is not None else None,
-                        vmin=-0.5, vmax=9.5, s=4, alpha=0.6)
+    points = ax.scatter(
+        means[:, 0],
+        means[:, 1],
+        c=colours,
+        cmap=_CLASS_COLOURS if labels is not None else None,
+        vmin=-0.5,
+        vmax=9.5,
+        s=4,
+        alpha=0.6,
+    )
     if labels is not None:
         ax.figure.colorbar(points, ax=ax, ticks=range(10), label="class")
     ax.set_xlim(-span, span)
@@ -52,8 +62,13 @@ def _scatter(ax, means: np.ndarray, labels: Sequence[int] | np.ndarray | None, s
     ax.set_aspect("equal")
 
 
-def plot_latent_point(model: "VAE", z: Sequence[float] | np.ndarray, means: np.ndarray | None = None,
-                      labels: Sequence[int] | np.ndarray | None = None, span: float = 3.0) -> "Figure":
+def plot_latent_point(
+    model: VAE,
+    z: Sequence[float] | np.ndarray,
+    means: np.ndarray | None = None,
+    labels: Sequence[int] | np.ndarray | None = None,
+    span: float = 3.0,
+) -> Figure:
     """The digit the decoder draws for the code ``z``; with ``means``, beside the map of codes with ``z`` marked."""
     import matplotlib.pyplot as plt
 
@@ -76,8 +91,9 @@ def plot_latent_point(model: "VAE", z: Sequence[float] | np.ndarray, means: np.n
     return fig
 
 
-def plot_latent_map(grid: np.ndarray, span: float, means: np.ndarray | None = None,
-                    labels: Sequence[int] | np.ndarray | None = None) -> "Figure":
+def plot_latent_map(
+    grid: np.ndarray, span: float, means: np.ndarray | None = None, labels: Sequence[int] | np.ndarray | None = None
+) -> Figure:
     """A decoded grid of a 2-D latent plane (``experiments.vae.latent_grid``), beside where the test codes fall."""
     import matplotlib.pyplot as plt
 
@@ -99,16 +115,20 @@ def plot_latent_map(grid: np.ndarray, span: float, means: np.ndarray | None = No
     return fig
 
 
-def plot_beta_effect(sweep: BetaSweep, beta: float) -> "Figure":
+def plot_beta_effect(sweep: BetaSweep, beta: float) -> Figure:
     """For one beta of the sweep: test digits (top), their reconstructions, and samples from the prior (bottom)."""
     import matplotlib.pyplot as plt
 
     if not isinstance(sweep, BetaSweep):
-        raise TypeError(f"plot_beta_effect draws a BetaSweep (experiments.vae.load_beta_sweep()), got a "
-                        f"{type(sweep).__name__}.")
+        raise TypeError(
+            f"plot_beta_effect draws a BetaSweep (experiments.vae.load_beta_sweep()), got a {type(sweep).__name__}."
+        )
     i = sweep.index(beta)  # a negative beta or one not in the sweep: one sentence
-    rows = [("test digits", sweep.originals), ("reconstructed", sweep.reconstructions[i]),
-            ("samples from the prior", sweep.samples[i])]
+    rows = [
+        ("test digits", sweep.originals),
+        ("reconstructed", sweep.reconstructions[i]),
+        ("samples from the prior", sweep.samples[i]),
+    ]
     columns = max(len(images) for _, images in rows)
     fig, axes = plt.subplots(3, columns, figsize=(0.9 * columns, 3.2), squeeze=False)
     for r, (name, images) in enumerate(rows):
@@ -119,15 +139,23 @@ def plot_beta_effect(sweep: BetaSweep, beta: float) -> "Figure":
                 ax.imshow(images[c], cmap="gray", vmin=0, vmax=1)
         axes[r, 0].set_title(name, fontsize=9, loc="left")
     dims = sweep.kl_per_dim.shape[1]
-    fig.suptitle(f"beta = {beta:g}: reconstruction {sweep.reconstruction[i]:.1f} + KL {sweep.kl[i]:.1f} nats, "
-                 f"{sweep.active_units[i]} of {dims} latent dimensions active", fontsize=10)
+    fig.suptitle(
+        f"beta = {beta:g}: reconstruction {sweep.reconstruction[i]:.1f} + KL {sweep.kl[i]:.1f} nats, "
+        f"{sweep.active_units[i]} of {dims} latent dimensions active",
+        fontsize=10,
+    )
     fig.tight_layout()
     return fig
 
 
-def latent_space_explorer(model: "VAE", sweep: BetaSweep | None = None, means: np.ndarray | None = None,
-                          labels: Sequence[int] | np.ndarray | None = None, span: float = 3.0,
-                          beta: float = 1.0) -> "ipywidgets.VBox":
+def latent_space_explorer(
+    model: VAE,
+    sweep: BetaSweep | None = None,
+    means: np.ndarray | None = None,
+    labels: Sequence[int] | np.ndarray | None = None,
+    span: float = 3.0,
+    beta: float = 1.0,
+) -> ipywidgets.VBox:
     """Sliders z1, z2 decode a 2-D VAE's code live; with ``sweep``, a beta slider shows that sweep's models.
 
     ``means``/``labels`` (from ``experiments.vae.encode_means`` and the test labels) add the map of
@@ -137,8 +165,10 @@ def latent_space_explorer(model: "VAE", sweep: BetaSweep | None = None, means: n
 
     check_vae(model, "latent_space_explorer")
     if model.latent_dim != 2:
-        raise ValueError(f"latent_space_explorer has a slider for each of 2 latent coordinates; this VAE's codes have "
-                         f"{model.latent_dim} numbers (train one with latent_dim=2, or use shipped_vae('ch09_vae_2d')).")
+        raise ValueError(
+            f"latent_space_explorer has a slider for each of 2 latent coordinates; this VAE's codes have "
+            f"{model.latent_dim} numbers (train one with latent_dim=2, or use shipped_vae('ch09_vae_2d'))."
+        )
     check_number("span", span, above=0)
     check_number("beta", beta, at_least=0)
     _check_map(means, labels)
@@ -160,8 +190,12 @@ def latent_space_explorer(model: "VAE", sweep: BetaSweep | None = None, means: n
     sliders = {"z1": z1, "z2": z2}
     redraw_beta = None
     if sweep is not None:
-        beta_slider = widgets.SelectionSlider(options=[(f"{b:g}", b) for b in sweep.betas], value=sweep.betas[
-            sweep.index(beta)], description="beta", continuous_update=False)
+        beta_slider = widgets.SelectionSlider(
+            options=[(f"{b:g}", b) for b in sweep.betas],
+            value=sweep.betas[sweep.index(beta)],
+            description="beta",
+            continuous_update=False,
+        )
         beta_output = widgets.Output()
 
         @one_at_a_time

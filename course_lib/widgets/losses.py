@@ -11,9 +11,11 @@ Chapter 04 uses three pictures from here:
 
 Losses and gradients come from ``course_lib.scratch.losses`` through autograd.
 """
+
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -26,9 +28,16 @@ if TYPE_CHECKING:
     import ipywidgets
     from matplotlib.figure import Figure
 
-__all__ = ["loss_and_gradient", "REGRESSION_LOSSES", "CLASSIFICATION_LOSSES", "plot_regression_losses",
-           "plot_classification_losses", "regression_loss_explorer", "classification_loss_explorer",
-           "plot_ce_vs_mse"]
+__all__ = [
+    "loss_and_gradient",
+    "REGRESSION_LOSSES",
+    "CLASSIFICATION_LOSSES",
+    "plot_regression_losses",
+    "plot_classification_losses",
+    "regression_loss_explorer",
+    "classification_loss_explorer",
+    "plot_ce_vs_mse",
+]
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -42,8 +51,9 @@ def _huber(pred: torch.Tensor, target: torch.Tensor, reduction: str = "mean", de
 REGRESSION_LOSSES: dict[str, LossFn] = {"MSE": L.mse, "MAE": L.mae, "Huber": _huber}
 
 
-def loss_and_gradient(loss: Callable[..., torch.Tensor], predictions: torch.Tensor, target: float,
-                      **kwargs: float) -> tuple[torch.Tensor, torch.Tensor]:
+def loss_and_gradient(
+    loss: Callable[..., torch.Tensor], predictions: torch.Tensor, target: float, **kwargs: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Each prediction's loss against ``target`` and its derivative d loss / d prediction (by autograd)."""
     pred = predictions.detach().to(torch.float64).clone().requires_grad_(True)
     targets = torch.full_like(pred, float(target))
@@ -58,8 +68,9 @@ def _two_panels(figsize=(11, 3.8)):
     return plt.subplots(1, 2, figsize=figsize)
 
 
-def plot_regression_losses(prediction: float = 2.0, target: float = 0.0, delta: float = 1.0,
-                           span: float = 5.0) -> "Figure":
+def plot_regression_losses(
+    prediction: float = 2.0, target: float = 0.0, delta: float = 1.0, span: float = 5.0
+) -> Figure:
     """MSE, MAE and Huber(delta) against the prediction (left) and their gradients (right), with a marker at ``prediction``."""
     fig, (left, right) = _two_panels()
     grid = torch.linspace(target - span, target + span, 401, dtype=torch.float64)
@@ -73,8 +84,14 @@ def plot_regression_losses(prediction: float = 2.0, target: float = 0.0, delta: 
         right.plot(grid.numpy(), grads.numpy(), color=color, label=label)
         left.plot([prediction], value_here.numpy(), "o", color=color)
         right.plot([prediction], grad_here.numpy(), "o", color=color)
-        right.annotate(f"{float(grad_here):+.2f}", (prediction, float(grad_here)), textcoords="offset points",
-                       xytext=(6, 0), fontsize=8, color=color)
+        right.annotate(
+            f"{float(grad_here):+.2f}",
+            (prediction, float(grad_here)),
+            textcoords="offset points",
+            xytext=(6, 0),
+            fontsize=8,
+            color=color,
+        )
     for ax, title in ((left, "loss"), (right, "d loss / d prediction")):
         ax.axvline(target, color="gray", linewidth=0.5)
         ax.axhline(0, color="gray", linewidth=0.5)
@@ -86,7 +103,7 @@ def plot_regression_losses(prediction: float = 2.0, target: float = 0.0, delta: 
     return fig
 
 
-def plot_classification_losses(logit: float = -3.0, label: int = 1, span: float = 8.0) -> "Figure":
+def plot_classification_losses(logit: float = -3.0, label: int = 1, span: float = 8.0) -> Figure:
     """BCE-with-logits and MSE-on-sigmoid against the logit (left) and their gradients (right)."""
     if label not in (0, 1):
         raise ValueError(f"label must be 0 or 1, got {label!r}.")
@@ -100,8 +117,14 @@ def plot_classification_losses(logit: float = -3.0, label: int = 1, span: float 
         right.plot(grid.numpy(), grads.numpy(), color=color, label=name)
         left.plot([logit], value_here.numpy(), "o", color=color)
         right.plot([logit], grad_here.numpy(), "o", color=color)
-        right.annotate(f"{float(grad_here):+.3f}", (logit, float(grad_here)), textcoords="offset points",
-                       xytext=(6, 0), fontsize=8, color=color)
+        right.annotate(
+            f"{float(grad_here):+.3f}",
+            (logit, float(grad_here)),
+            textcoords="offset points",
+            xytext=(6, 0),
+            fontsize=8,
+            color=color,
+        )
     probability = float(act.sigmoid(here))
     for ax, title in ((left, "loss"), (right, "d loss / d logit")):
         ax.axvline(0, color="gray", linewidth=0.5)
@@ -113,7 +136,7 @@ def plot_classification_losses(logit: float = -3.0, label: int = 1, span: float 
     return fig
 
 
-def _explorer(draw: Callable[..., "Figure"], controls: dict) -> "ipywidgets.VBox":
+def _explorer(draw: Callable[..., Figure], controls: dict) -> ipywidgets.VBox:
     import ipywidgets as widgets
 
     output = widgets.Output()
@@ -131,29 +154,35 @@ def _explorer(draw: Callable[..., "Figure"], controls: dict) -> "ipywidgets.VBox
     return box
 
 
-def regression_loss_explorer() -> "ipywidgets.VBox":
+def regression_loss_explorer() -> ipywidgets.VBox:
     """Sliders for the prediction, the target and Huber's delta."""
     import ipywidgets as widgets
 
-    return _explorer(plot_regression_losses, {
-        "prediction": widgets.FloatSlider(value=2.0, min=-5.0, max=5.0, step=0.1, description="prediction"),
-        "target": widgets.FloatSlider(value=0.0, min=-2.0, max=2.0, step=0.1, description="target"),
-        "delta": widgets.FloatSlider(value=1.0, min=0.1, max=3.0, step=0.1, description="Huber δ"),
-    })
+    return _explorer(
+        plot_regression_losses,
+        {
+            "prediction": widgets.FloatSlider(value=2.0, min=-5.0, max=5.0, step=0.1, description="prediction"),
+            "target": widgets.FloatSlider(value=0.0, min=-2.0, max=2.0, step=0.1, description="target"),
+            "delta": widgets.FloatSlider(value=1.0, min=0.1, max=3.0, step=0.1, description="Huber δ"),
+        },
+    )
 
 
-def classification_loss_explorer() -> "ipywidgets.VBox":
+def classification_loss_explorer() -> ipywidgets.VBox:
     """A slider for the logit and a toggle for the true label."""
     import ipywidgets as widgets
 
-    return _explorer(plot_classification_losses, {
-        "logit": widgets.FloatSlider(value=-3.0, min=-8.0, max=8.0, step=0.1, description="logit z"),
-        "label": widgets.ToggleButtons(options=[0, 1], value=1, description="label y"),
-    })
+    return _explorer(
+        plot_classification_losses,
+        {
+            "logit": widgets.FloatSlider(value=-3.0, min=-8.0, max=8.0, step=0.1, description="logit z"),
+            "label": widgets.ToggleButtons(options=[0, 1], value=1, description="label y"),
+        },
+    )
 
 
 # ----------------------------------------------------------------------------- the training race
-def plot_ce_vs_mse(history: RaceHistory) -> "Figure":
+def plot_ce_vs_mse(history: RaceHistory) -> Figure:
     """Accuracy and gradient norm per step for each loss of the race (``experiments.ce_vs_mse``)."""
     fig, (left, right) = _two_panels()
     for (name, accuracy), color in zip(history.accuracy.items(), ("tab:blue", "tab:red")):

@@ -7,15 +7,24 @@ Chapter 05 uses it twice:
   the steps and which optimizers race;
 - on MNIST, the training loss per batch of ``course_lib.experiments.network_race.compare_on_network``.
 """
+
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from ..experiments.optimizer_race import OPTIMIZER_NAMES, SURFACES, Surface, Trajectory, get_surface, race, \
-    standard_optimizers
+from ..experiments.optimizer_race import (
+    OPTIMIZER_NAMES,
+    SURFACES,
+    Surface,
+    Trajectory,
+    get_surface,
+    race,
+    standard_optimizers,
+)
 from . import one_at_a_time, show_figure
 
 if TYPE_CHECKING:
@@ -26,8 +35,14 @@ if TYPE_CHECKING:
 
 __all__ = ["plot_race", "draw_race", "optimizer_race_explorer", "plot_network_race"]
 
-_COLORS = {"SGD": "tab:blue", "momentum": "tab:orange", "Nesterov": "tab:green", "RMSprop": "tab:purple",
-           "Adam": "tab:red", "AdamW": "tab:brown"}
+_COLORS = {
+    "SGD": "tab:blue",
+    "momentum": "tab:orange",
+    "Nesterov": "tab:green",
+    "RMSprop": "tab:purple",
+    "Adam": "tab:red",
+    "AdamW": "tab:brown",
+}
 
 
 # ----------------------------------------------------------------------------- drawing
@@ -46,7 +61,7 @@ def _levels(surface: Surface, z: np.ndarray) -> np.ndarray:
     return np.linspace(float(z.min()), float(z.max()), 25)
 
 
-def plot_race(surface: str | Surface, trajectories: Mapping[str, Trajectory], title: str | None = None) -> "Figure":
+def plot_race(surface: str | Surface, trajectories: Mapping[str, Trajectory], title: str | None = None) -> Figure:
     """Trajectories on the contours (left) and the gap to the minimum per step, log scale (right)."""
     import matplotlib.pyplot as plt
 
@@ -86,9 +101,14 @@ def plot_race(surface: str | Surface, trajectories: Mapping[str, Trajectory], ti
     return fig
 
 
-def draw_race(surface: str = "bowl", lr: float | None = None, momentum: float | None = None,
-              adaptive_lr: float | None = None, steps: int | None = None,
-              optimizers: Sequence[str] = OPTIMIZER_NAMES) -> "Figure":
+def draw_race(
+    surface: str = "bowl",
+    lr: float | None = None,
+    momentum: float | None = None,
+    adaptive_lr: float | None = None,
+    steps: int | None = None,
+    optimizers: Sequence[str] = OPTIMIZER_NAMES,
+) -> Figure:
     """Race the chosen standard optimizers on ``surface`` and plot it (what the explorer redraws).
 
     Settings left at None take the surface's own (``sgd_lr``, ``adaptive_lr``, ``momentum``, ``steps``).
@@ -103,7 +123,7 @@ def draw_race(surface: str = "bowl", lr: float | None = None, momentum: float | 
     return plot_race(track, trajectories, title=title)
 
 
-def optimizer_race_explorer(surface: str = "bowl") -> "ipywidgets.VBox":
+def optimizer_race_explorer(surface: str = "bowl") -> ipywidgets.VBox:
     """Pick a surface, the learning rates, the momentum, the number of steps and which optimizers race.
 
     Choosing a surface resets the sliders to learning rates that suit it; then move them to
@@ -114,15 +134,25 @@ def optimizer_race_explorer(surface: str = "bowl") -> "ipywidgets.VBox":
     track = get_surface(surface)
     controls = {
         "surface": widgets.Dropdown(options=list(SURFACES), value=track.name, description="surface"),
-        "lr": widgets.FloatLogSlider(value=track.sgd_lr, base=10, min=-4, max=0, step=0.05, description="lr (SGD)",
-                                     readout_format=".2g"),
-        "adaptive_lr": widgets.FloatLogSlider(value=track.adaptive_lr, base=10, min=-3, max=0, step=0.05,
-                                              description="lr (adaptive)", readout_format=".2g"),
+        "lr": widgets.FloatLogSlider(
+            value=track.sgd_lr, base=10, min=-4, max=0, step=0.05, description="lr (SGD)", readout_format=".2g"
+        ),
+        "adaptive_lr": widgets.FloatLogSlider(
+            value=track.adaptive_lr,
+            base=10,
+            min=-3,
+            max=0,
+            step=0.05,
+            description="lr (adaptive)",
+            readout_format=".2g",
+        ),
         "momentum": widgets.FloatSlider(value=track.momentum, min=0.0, max=0.99, step=0.01, description="momentum/β1"),
         "steps": widgets.IntSlider(value=track.steps, min=1, max=1000, step=1, description="steps"),
     }
-    checkboxes = {name: widgets.Checkbox(value=True, description=name, indent=False, layout={"width": "110px"})
-                  for name in OPTIMIZER_NAMES}
+    checkboxes = {
+        name: widgets.Checkbox(value=True, description=name, indent=False, layout={"width": "110px"})
+        for name in OPTIMIZER_NAMES
+    }
     output = widgets.Output()
     paused = False  # True while a new surface sets four sliders, so they redraw once, not four times
 
@@ -130,10 +160,14 @@ def optimizer_race_explorer(surface: str = "bowl") -> "ipywidgets.VBox":
     def redraw(*_: object) -> None:
         if paused:
             return
-        fig = draw_race(surface=controls["surface"].value, lr=controls["lr"].value,
-                        momentum=controls["momentum"].value, adaptive_lr=controls["adaptive_lr"].value,
-                        steps=controls["steps"].value,
-                        optimizers=[name for name, box in checkboxes.items() if box.value])
+        fig = draw_race(
+            surface=controls["surface"].value,
+            lr=controls["lr"].value,
+            momentum=controls["momentum"].value,
+            adaptive_lr=controls["adaptive_lr"].value,
+            steps=controls["steps"].value,
+            optimizers=[name for name, box in checkboxes.items() if box.value],
+        )
         show_figure(output, fig, get_surface(controls["surface"].value).note)
 
     @one_at_a_time
@@ -157,12 +191,14 @@ def optimizer_race_explorer(surface: str = "bowl") -> "ipywidgets.VBox":
     for box in checkboxes.values():
         box.observe(redraw, names="value")
     redraw()
-    layout = widgets.VBox([
-        widgets.HBox([controls["surface"], controls["steps"], controls["momentum"]]),
-        widgets.HBox([controls["lr"], controls["adaptive_lr"]]),
-        widgets.HBox(list(checkboxes.values())),
-        output,
-    ])
+    layout = widgets.VBox(
+        [
+            widgets.HBox([controls["surface"], controls["steps"], controls["momentum"]]),
+            widgets.HBox([controls["lr"], controls["adaptive_lr"]]),
+            widgets.HBox(list(checkboxes.values())),
+            output,
+        ]
+    )
     layout.controls = {**controls, **{f"show_{name}": box for name, box in checkboxes.items()}}  # for tests and scripts
     layout.redraw = redraw
     return layout
@@ -178,14 +214,15 @@ def _smooth(values: Sequence[float], window: int) -> np.ndarray:
     return (cumulative[1:] - cumulative[np.arange(1, len(values) + 1) - counts]) / counts
 
 
-def plot_network_race(result: NetworkRace, smooth: int = 10) -> "Figure":
+def plot_network_race(result: NetworkRace, smooth: int = 10) -> Figure:
     """Training loss per batch for each optimizer (running mean over ``smooth`` batches), log scale."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4))
     for i, (name, losses) in enumerate(result.batch_losses.items()):
-        ax.semilogy(np.arange(1, len(losses) + 1), _smooth(losses, smooth), color=_COLORS.get(name, f"C{i}"),
-                    label=name)
+        ax.semilogy(
+            np.arange(1, len(losses) + 1), _smooth(losses, smooth), color=_COLORS.get(name, f"C{i}"), label=name
+        )
     ax.set_xlabel("batch (optimizer step)")
     ax.set_ylabel(f"training loss (mean of {smooth} batches)" if smooth > 1 else "training loss")
     ax.set_title("the same network, the same batches, different optimizers", fontsize=10)

@@ -3,6 +3,7 @@
 It draws what ``course_lib.tensorboard_logs`` reads from the event files (the same files the
 TensorBoard server shows); it computes nothing itself.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,7 +28,7 @@ def run_tags(runs: dict[str, Path]) -> list[str]:
     return sorted(tags or (), key=lambda tag: (not tag.startswith("epoch/"), tag))
 
 
-def runs_explorer(root: str | os.PathLike) -> "ipywidgets.VBox":
+def runs_explorer(root: str | os.PathLike) -> ipywidgets.VBox:
     """Choose runs under ``root`` and a curve; the plot redraws with each choice."""
     import ipywidgets as widgets
 

@@ -1,18 +1,33 @@
 """Reading a learner's answer: the type first (a number, numbers, a tensor of a shape, the things a function
 returns), then the values, with a sentence that names what is wrong (None, text, NaN, a shape, an index)."""
+
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from numbers import Real
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
 from .verdicts import Incorrect
 
-__all__ = ["reject_none", "expect_number", "expect_whole_number", "expect_numbers", "expect_results", "expect_equal",
-           "close_numbers", "close_tensors", "require_tensor", "expect_shape", "expect_finite", "expect_close"]
+__all__ = [
+    "reject_none",
+    "expect_number",
+    "expect_whole_number",
+    "expect_numbers",
+    "expect_results",
+    "expect_equal",
+    "close_numbers",
+    "close_tensors",
+    "require_tensor",
+    "expect_shape",
+    "expect_finite",
+    "expect_close",
+]
+
 
 def reject_none(value: Any, what: str, hint: str = "Did you forget a `return`?") -> None:
     """The one message for a missing answer: ``what is None`` and how that usually happens."""
@@ -40,8 +55,9 @@ def expect_number(value: Any, what: str = "your answer") -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real):
         raise Incorrect(f"{what} should be a number, got {_describe_type(value)}.")
     if math.isnan(value):
-        raise Incorrect(f"{what} is NaN (not a number): something computed 0/0, inf - inf or the square root of a "
-                        "negative number.")
+        raise Incorrect(
+            f"{what} is NaN (not a number): something computed 0/0, inf - inf or the square root of a negative number."
+        )
     return float(value)
 
 
@@ -148,12 +164,16 @@ def expect_finite(tensor: torch.Tensor, expected: torch.Tensor, what: str) -> No
     got, want = tensor.detach().double().cpu(), expected.detach().double().cpu()
     nan = got.isnan() & ~want.isnan()
     if nan.any():
-        raise Incorrect(f"{what} contains NaN{_positions(nan)}. NaN comes from 0/0, inf - inf, 0 * inf or the log of a "
-                        "negative number: look for one of those in your formula.")
+        raise Incorrect(
+            f"{what} contains NaN{_positions(nan)}. NaN comes from 0/0, inf - inf, 0 * inf or the log of a "
+            "negative number: look for one of those in your formula."
+        )
     inf = got.isinf() & (got != want)
     if inf.any():
-        raise Incorrect(f"{what} contains inf{_positions(inf)}, where the right answer is finite: something overflowed "
-                        "(exp of a large number?) or was divided by 0.")
+        raise Incorrect(
+            f"{what} contains inf{_positions(inf)}, where the right answer is finite: something overflowed "
+            "(exp of a large number?) or was divided by 0."
+        )
 
 
 def expect_close(

@@ -2,6 +2,7 @@
 (an alias, a helper, a module built before the call, a swallowed exception), in-place changes to the inputs are
 refused, an exception becomes one sentence naming the call and the learner's own line, and loops are found by
 counting steps, not by timing them. Everything is restored when the call ends, however it ends."""
+
 from __future__ import annotations
 
 import inspect
@@ -9,9 +10,10 @@ import linecache
 import sys
 import sysconfig
 import traceback
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Collection, Mapping
+from typing import Any
 
 import torch
 from torch import nn
@@ -19,8 +21,16 @@ from torch.overrides import TorchFunctionMode
 
 from .verdicts import Incorrect, _first_line
 
-__all__ = ["Forbidden", "ForbiddenCall", "torch_spellings", "call_learner", "python_steps", "expect_no_python_loop",
-           "LOOP_ALLOWANCE"]
+__all__ = [
+    "Forbidden",
+    "ForbiddenCall",
+    "torch_spellings",
+    "call_learner",
+    "python_steps",
+    "expect_no_python_loop",
+    "LOOP_ALLOWANCE",
+]
+
 
 class ForbiddenCall(Exception):
     """Raised inside the learner's code when it calls an operation the exercise forbids."""
@@ -42,8 +52,12 @@ class Forbidden:
 def torch_spellings(*ops: str) -> dict[str, Any]:
     """Every spelling of torch operations: ``torch.op``, ``F.op``, ``torch.special.op``, ``x.op()``, ``x.op_()``,
     and the raw ``torch.ops.aten`` operators."""
-    places = (("torch", torch), ("F", torch.nn.functional), ("torch.special", torch.special),
-              ("torch._C._nn", torch._C._nn))
+    places = (
+        ("torch", torch),
+        ("F", torch.nn.functional),
+        ("torch.special", torch.special),
+        ("torch._C._nn", torch._C._nn),
+    )
     found: dict[str, Any] = {}
     for op in ops:
         for label, namespace in places:
@@ -100,7 +114,7 @@ class _Watch(TorchFunctionMode):
         self.count_steps = count_steps
         self.torch_names: dict[Any, str] = {}
         self.code_names: dict[Any, str] = {}
-        for name, thing in (forbidden.functions.items() if forbidden else ()):
+        for name, thing in forbidden.functions.items() if forbidden else ():
             code = _python_code(thing)
             names = self.torch_names if code is None else self.code_names
             key = thing if code is None else code
@@ -173,7 +187,8 @@ def _unchanged(value: Any, before: Any) -> bool:
     if isinstance(before, (list, tuple)):
         return len(value) == len(before) and all(
             _unchanged(v, b) if isinstance(b, (torch.Tensor, list, tuple)) else (v == b or v != v and b != b)
-            for v, b in zip(value, before))
+            for v, b in zip(value, before)
+        )
     return True
 
 
@@ -193,8 +208,11 @@ def _describe(value: Any) -> str:
 
 def _parameter_names(fn: Callable, count: int) -> list[str]:
     try:
-        names = [p.name for p in inspect.signature(fn).parameters.values()
-                 if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        names = [
+            p.name
+            for p in inspect.signature(fn).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
     except (TypeError, ValueError):
         names = []
     return (names + [f"argument {i + 1}" for i in range(len(names), count)])[:count]
@@ -214,8 +232,14 @@ def _learner_line(error: BaseException) -> str:
     return found
 
 
-def _call(fn: Callable, args: tuple, forbidden: Forbidden | None, may_change: Collection[int],
-          explain: Callable[[Exception], str | None] | None, count_steps: bool) -> tuple[Any, int]:
+def _call(
+    fn: Callable,
+    args: tuple,
+    forbidden: Forbidden | None,
+    may_change: Collection[int],
+    explain: Callable[[Exception], str | None] | None,
+    count_steps: bool,
+) -> tuple[Any, int]:
     names = _parameter_names(fn, len(args))
     before = [_snapshot(arg) for arg in args]
     call = f"{_function_name(fn)}({', '.join(f'{n}: {_describe(a)}' for n, a in zip(names, args))})"
@@ -240,19 +264,28 @@ def _call(fn: Callable, args: tuple, forbidden: Forbidden | None, may_change: Co
     for position, (name, arg, snapshot) in enumerate(zip(names, args, before)):
         if snapshot is not None and position not in may_change and not _unchanged(arg, snapshot):
             if isinstance(snapshot, torch.Tensor):
-                instead = (f"compute a new tensor ({name} = {name} - ... makes a new one, while {name} -= ... and "
-                           f"{name}.sub_(...) overwrite; torch.where(mask, {name}, 0) replaces entries without "
-                           "writing)")
+                instead = (
+                    f"compute a new tensor ({name} = {name} - ... makes a new one, while {name} -= ... and "
+                    f"{name}.sub_(...) overwrite; torch.where(mask, {name}, 0) replaces entries without "
+                    "writing)"
+                )
             else:
                 instead = f"work on a copy (list({name})), or put back each value you change"
-            raise Incorrect(f"your function changed its input `{name}` in place: an in-place operation ({name}[...] = "
-                            f"..., {name} -= ..., {name}.sub_(...)) overwrote the caller's data. Leave the inputs as "
-                            f"they were: {instead}.")
+            raise Incorrect(
+                f"your function changed its input `{name}` in place: an in-place operation ({name}[...] = "
+                f"..., {name} -= ..., {name}.sub_(...)) overwrote the caller's data. Leave the inputs as "
+                f"they were: {instead}."
+            )
     return result, (watch.steps if watch is not None else 0)
 
 
-def call_learner(fn: Callable, *args: Any, forbidden: Forbidden | None = None, may_change: Collection[int] = (),
-                 explain: Callable[[Exception], str | None] | None = None) -> Any:
+def call_learner(
+    fn: Callable,
+    *args: Any,
+    forbidden: Forbidden | None = None,
+    may_change: Collection[int] = (),
+    explain: Callable[[Exception], str | None] | None = None,
+) -> Any:
     """``fn(*args)``, watched: a forbidden operation, an in-place change to an input (except the arguments at
     the positions in ``may_change``) or an exception becomes ``Incorrect`` with a sentence for the learner.
     ``explain(error)`` may add a hint for an error the exercise expects (a missing keepdim, say)."""

@@ -1,18 +1,30 @@
 """Verdicts: how a checker talks to a learner (✅ correct, ❌ what is wrong and a hint, ⏳ not tried yet),
 and the same verdict as data for a grader (``run_checker``, ``Result``, each chapter's ``Exercise`` list)."""
+
 from __future__ import annotations
 
 import ast
 import functools
 import inspect
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from ...config import strict_exercises
 
-__all__ = ["Incorrect", "ExerciseFailed", "Result", "Verdict", "Exercise", "exercise", "run_checker", "PASSED",
-           "FAILED", "NOT_ATTEMPTED"]
+__all__ = [
+    "Incorrect",
+    "ExerciseFailed",
+    "Result",
+    "Verdict",
+    "Exercise",
+    "exercise",
+    "run_checker",
+    "PASSED",
+    "FAILED",
+    "NOT_ATTEMPTED",
+]
 
 PASSED, FAILED, NOT_ATTEMPTED = "passed", "failed", "not attempted"
 _MARKS = {PASSED: "✅", FAILED: "❌", NOT_ATTEMPTED: "⏳"}
@@ -91,8 +103,12 @@ def _is_stub(value: Any) -> bool:
     if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
         return False
     body = list(func.body)
-    if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
-            and isinstance(body[0].value.value, str):
+    if (
+        body
+        and isinstance(body[0], ast.Expr)
+        and isinstance(getattr(body[0], "value", None), ast.Constant)
+        and isinstance(body[0].value.value, str)
+    ):
         body = body[1:]  # a docstring does not count as an attempt
     return all(
         isinstance(stmt, ast.Pass)
@@ -104,19 +120,23 @@ def _is_stub(value: Any) -> bool:
 def _evaluate(fn: Callable[..., str | None], args: tuple, kwargs: dict) -> tuple[Result, BaseException | None]:
     """Run a checker body; the verdict, and the exception behind a failure (for strict mode's traceback)."""
     if any(_is_stub(value) for value in (*args, *kwargs.values())):
-        return Result(NOT_ATTEMPTED, "not attempted yet. Replace the `...` with your answer and run the cell "
-                                     "again."), None
+        return Result(
+            NOT_ATTEMPTED, "not attempted yet. Replace the `...` with your answer and run the cell again."
+        ), None
     try:
         message = fn(*args, **kwargs)
     except Incorrect as wrong:
         return Result(FAILED, str(wrong)), wrong.__cause__
     except Exception as error:  # an answer the checker did not foresee (or a checker bug: strict mode shows it)
-        return Result(FAILED, f"the checker could not use your answer ({type(error).__name__}: {_first_line(error)}). "
-                              "Check that it is the kind of value the exercise asks for."), error
+        return Result(
+            FAILED,
+            f"the checker could not use your answer ({type(error).__name__}: {_first_line(error)}). "
+            "Check that it is the kind of value the exercise asks for.",
+        ), error
     return Result(PASSED, message or "correct!"), None
 
 
-def exercise(title: str) -> Callable[[Callable[..., str | None]], Callable[..., "Verdict"]]:
+def exercise(title: str) -> Callable[[Callable[..., str | None]], Callable[..., Verdict]]:
     """Turn ``fn(answer) -> success message`` (raising ``Incorrect``) into a learner-facing checker."""
 
     def wrap(fn: Callable[..., str | None]) -> Callable[..., Verdict]:
