@@ -9,24 +9,14 @@ import re
 
 import pytest
 import torch
+from test_hygiene import CHAPTERS
 
 from course_lib.config import PROJECT_ROOT
 from course_lib.exercises.core import FAILED, NOT_ATTEMPTED, PASSED, Exercise, run_checker
 
 NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").glob("[01][0-9]_*.ipynb"))
-CHAPTERS = [
-    "ch00_start_here",
-    "ch01_tensors",
-    "ch02_autograd",
-    "ch03_activations",
-    "ch04_losses",
-    "ch05_optimizers",
-    "ch06_mlp",
-    "ch07_cnn",
-    "ch08_rnn",
-    "ch09_vae",
-    "ch10_save_load",
-]
+#: Each chapter's exercise module: ch<notebook stem>.
+EXERCISE_MODULES = [f"ch{stem}" for stem in CHAPTERS]
 
 
 def _cells(path):
@@ -65,19 +55,7 @@ def _checker_calls(path):
 
 
 def test_every_chapter_00_to_10_has_a_notebook():
-    assert [p.stem for p in NOTEBOOKS] == [
-        "00_start_here",
-        "01_tensors",
-        "02_autograd",
-        "03_activations",
-        "04_losses",
-        "05_optimizers",
-        "06_mlp",
-        "07_cnn",
-        "08_rnn",
-        "09_vae",
-        "10_save_load",
-    ]
+    assert [p.stem for p in NOTEBOOKS] == CHAPTERS
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -148,7 +126,7 @@ def _wrong_kinds():
 
 EVERY_EXERCISE = [
     (chapter, entry)
-    for chapter in CHAPTERS
+    for chapter in EXERCISE_MODULES
     for entry in importlib.import_module(f"course_lib.exercises.{chapter}").EXERCISES
 ]
 

@@ -18,22 +18,11 @@ from course_lib.config import PROJECT_ROOT
 
 sys.path.insert(0, str(PROJECT_ROOT / "tools"))
 import check_quoted_numbers as quoted
+from test_hygiene import CHAPTERS
 
 NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-#: Chapters whose prose quotes numbers from their run: each must list them.
-CHAPTERS_WITH_ENTRIES = [
-    "00_start_here",
-    "01_tensors",
-    "02_autograd",
-    "03_activations",
-    "04_losses",
-    "05_optimizers",
-    "06_mlp",
-    "07_cnn",
-    "08_rnn",
-    "09_vae",
-    "10_save_load",
-]
+#: Every chapter's prose quotes numbers from its run: each must list them.
+CHAPTERS_WITH_ENTRIES = CHAPTERS
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
