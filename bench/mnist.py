@@ -46,6 +46,9 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from rows import fmt, row_from_child  # noqa: E402 (after the path)
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "mnist.json"
 ROWS = (
@@ -472,15 +475,7 @@ def _child(name: str, quick: bool) -> dict:
         if neighbour is not None:
             neighbour.kill()
             neighbour.wait()
-    for line in reversed(done.stdout.splitlines()):
-        if line.startswith("ROW "):
-            return json.loads(line[4:])
-    tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
-    return {"row": name, "error": f"exit code {done.returncode}: " + " | ".join(tail)}
-
-
-def _fmt(value, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
+    return row_from_child(name, done)
 
 
 def print_table(rows: list[dict]) -> None:
@@ -496,7 +491,7 @@ def print_table(rows: list[dict]) -> None:
             continue
         print(
             f"{r['row']:<20} {r['model']:<19} {r['framework'][:12]:<12} {r['epochs']:>6} {r['test_acc']:>8.2%} "
-            f"{r['wall_s']:>7.1f} {r['img_per_s']:>8.0f} {_fmt(r['s_to_99'], '8.1f'):>8} {r['peak_mb']:>8.0f}"
+            f"{r['wall_s']:>7.1f} {r['img_per_s']:>8.0f} {fmt(r['s_to_99'], '8.1f'):>8} {r['peak_mb']:>8.0f}"
         )
 
 

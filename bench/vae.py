@@ -47,6 +47,9 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from rows import fmt, row_from_child  # noqa: E402 (after the path)
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "bench" / "results" / "vae.json"
@@ -313,15 +316,7 @@ def _child(name: str, quick: bool, reference: float | None) -> dict:
     if reference is not None:
         command += ["--reference", repr(reference)]
     done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
-    for line in reversed(done.stdout.splitlines()):
-        if line.startswith("ROW "):
-            return json.loads(line[4:])
-    tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
-    return {"row": name, "error": f"exit code {done.returncode}: " + " | ".join(tail)}
-
-
-def _fmt(value, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
+    return row_from_child(name, done)
 
 
 def print_table(rows: list[dict]) -> None:
@@ -337,8 +332,8 @@ def print_table(rows: list[dict]) -> None:
             continue
         print(
             f"{r['row']:<17} {r['model']:<17} {r['framework'][:9]:<9} {r['params']:>8,} {r['epochs']:>6} "
-            f"{r['test_nelbo']:>10.2f} {_fmt(r.get('is_nll'), '7.2f'):>7} {r['wall_s']:>7.1f} {r['img_per_s']:>7.0f} "
-            f"{_fmt(r['s_to_ref'], '8.1f'):>8} {r['peak_mb']:>7.0f}"
+            f"{r['test_nelbo']:>10.2f} {fmt(r.get('is_nll'), '7.2f'):>7} {r['wall_s']:>7.1f} {r['img_per_s']:>7.0f} "
+            f"{fmt(r['s_to_ref'], '8.1f'):>8} {r['peak_mb']:>7.0f}"
         )
 
 
