@@ -867,7 +867,7 @@ class ShippedWeights(NamedTuple):
 SHIPPED_WEIGHTS: dict[str, ShippedWeights] = {
     "ch08_char_lstm": ShippedWeights(
         "weights/ch08_char_lstm.safetensors",
-        "9bab6526c5c69610585be10972e338b4e777c6a81d75df26e05943a88129d49f",
+        "d856435567a95a8e28c9ccc02718b6f5d83c1626d4920f01be7bf79dd4d5113a",
         "python tools/train_charlm.py",
     ),
     "ch09_conv_vae": ShippedWeights(
