@@ -48,6 +48,9 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from rows import fmt, row_from_child  # noqa: E402 (after the path)
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "bench" / "results" / "charlm.json"
@@ -298,10 +301,6 @@ def run_row(name: str, quick: bool) -> dict:
     return run_keras(quick)
 
 
-def _fmt(value, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", choices=ROWS, default=list(ROWS))
@@ -309,7 +308,7 @@ def main() -> int:
     parser.add_argument("--row", choices=ROWS, help=argparse.SUPPRESS)  # run one row here, print its JSON
     args = parser.parse_args()
     if args.row:
-        print(json.dumps(run_row(args.row, args.quick)))
+        print("ROW " + json.dumps(run_row(args.row, args.quick)))
         return 0
     rows = []
     for name in args.only:
@@ -320,17 +319,18 @@ def main() -> int:
             text=True,
             cwd=ROOT,
         )
-        if done.returncode != 0:
-            print(f"{name} failed (exit {done.returncode})")
+        row = row_from_child(name, done)
+        if "error" in row:
+            print(f"{name} failed: {row['error']}")
             continue
-        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        rows.append(row)
     print(
         f"\n{'row':10s}{'params':>10s}{'val_loss':>10s}{'wall_s':>9s}{'chars/s':>10s}{'s_to_1.88':>11s}{'peak_mb':>9s}"
     )
     for r in rows:
         print(
             f"{r['row']:10s}{r['params']:>10,d}{r['val_loss']:>10.3f}{r['wall_s']:>9.0f}{r['chars_per_s']:>10,.0f}"
-            f"{_fmt(r['s_to_1.88'], '.0f'):>11s}{r['peak_mb']:>9.0f}"
+            f"{fmt(r['s_to_1.88'], '.0f'):>11s}{r['peak_mb']:>9.0f}"
         )
     by_name = {r["row"]: r for r in rows}
     if "ours" in by_name and "nanogpt" in by_name:

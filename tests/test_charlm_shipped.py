@@ -5,9 +5,10 @@ import shutil
 
 import pytest
 import torch
+from safetensors import safe_open
 
 from course_lib.charlm import SHIPPED_CHAR_LM, CharLM, evaluate_char_lm, load_shipped_char_lm
-from course_lib.checkpoint import SHIPPED_WEIGHTS, load_shipped_weights, shipped_weights_status
+from course_lib.checkpoint import SHIPPED_WEIGHTS, shipped_weights_status
 from course_lib.config import PROJECT_ROOT, data_dir
 from course_lib.data import CorruptDataError, MissingDataError
 from course_lib.text import load_shakespeare_chars
@@ -32,20 +33,14 @@ def test_the_shipped_file_is_what_the_recorded_recipe_makes_and_its_loss_is_true
     """The recipe in the file is ``SHIPPED_CHAR_LM`` (so ``python tools/train_charlm.py`` remakes it), and the
     validation loss it records (the chapter and the README quote it) is the one it has on the whole split."""
     recipe = SHIPPED_CHAR_LM
-    model = CharLM(
-        load_shakespeare_chars().vocab,
-        embed=recipe["embed"],
-        hidden=recipe["hidden"],
-        layers=recipe["layers"],
-        cell=recipe["cell"],
-        dropout=recipe["dropout"],
-    )
-    metadata = load_shipped_weights(recipe["name"], model)
+    model = load_shipped_char_lm()  # checks the digest first
+    with safe_open(data_dir() / SHIPPED_WEIGHTS[recipe["name"]].file, "pt") as weights:
+        metadata = weights.metadata()
     recorded = json.loads(metadata["recipe"])
     assert recorded.pop("limit") is None, "the shipped model must be trained on the whole training split"
     assert recorded == {key: value for key, value in recipe.items() if key != "name"}
     assert metadata["made_by"] == f"python tools/train_charlm.py --epochs {recipe['epochs']}"
-    loss = evaluate_char_lm(model.eval(), load_shakespeare_chars().val)
+    loss = evaluate_char_lm(model, load_shakespeare_chars().val)
     assert loss == pytest.approx(float(metadata["val_loss"]), abs=1e-3)
     assert loss <= 1.50, f"issue 10 asks for at most 1.50 nats per character; the shipped model has {loss:.4f}"
 
