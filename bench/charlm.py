@@ -6,7 +6,7 @@ the first 90% of the text trains, the last 10% validates):
   ours       chapter 08's CharLM and recipe (embedding 64, 2 LSTM layers of 256, 877k parameters) through
              ``fit``: ``StreamLoader`` (64 contiguous streams, windows of 64, the hidden state carried and
              detached), torch's default threads (2 here: the notebook's section 8 measures one against two and
-             picked two on the idle machine), Adam with a one-cycle schedule peaking at
+             picked two on the idle machine), Adam with a one-cycle schedule climbing for 5% of the steps to
              6e-3, clipping at norm 1, 5 passes over the text (1,225 steps)
   ours-1thread  ``ours`` again with ``torch.set_num_threads(1)``: what the thread count is worth here
   tutorial   the same model, optimizer and number of steps trained the way most tutorials do: random windows
@@ -119,7 +119,7 @@ def run_lstm(name: str, quick: bool) -> dict:
     model = CharLM(corpus.vocab, embed=64, hidden=256, layers=2)
     optimizer = torch.optim.Adam(model.parameters(), lr=peak_lr)
     steps = epochs * len(loader)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=peak_lr, total_steps=steps, pct_start=0.1)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=peak_lr, total_steps=steps, pct_start=0.05)
     clock, every = Clock(), max(1, steps // 20)
 
     class Measure(Callback):
