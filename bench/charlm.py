@@ -8,7 +8,8 @@ the first 90% of the text trains, the last 10% validates):
              detached), torch's default threads (2 here: the notebook's section 8 measures one against two and
              picked two on the idle machine), Adam with a one-cycle schedule climbing for 5% of the steps to
              6e-3, clipping at norm 1, 5 passes over the text (1,225 steps)
-  ours-1thread  ``ours`` again with ``torch.set_num_threads(1)``: what the thread count is worth here
+  ours-1thread
+             ``ours`` again with ``torch.set_num_threads(1)``: what the thread count is worth here
   tutorial   the same model, optimizer and number of steps trained the way most tutorials do: random windows
              of 64 through a ``DataLoader`` (``random_window_loader``), the state reset every batch, torch's
              default threads
@@ -56,7 +57,8 @@ from rows import fmt, row_from_child  # noqa: E402 (after the path)
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "bench" / "results" / "charlm.json"
-ROWS = ("ours", "ours-1thread", "tutorial", "nanogpt", "keras")
+LSTM_ROWS = ("ours", "ours-1thread", "tutorial")  # chapter 08's CharLM, trained three ways by run_lstm
+ROWS = (*LSTM_ROWS, "nanogpt", "keras")
 TARGET = 1.88  # nanoGPT's published validation loss for its CPU configuration
 
 
@@ -104,7 +106,7 @@ def run_lstm(name: str, quick: bool) -> dict:
     from course_lib.text import StreamLoader, load_shakespeare_chars, random_window_loader
     from course_lib.train import fit
 
-    ours = name in ("ours", "ours-1thread")
+    carried = name != "tutorial"  # the notebook's way: contiguous streams, state carried between windows
     if name == "ours-1thread":
         torch.set_num_threads(1)
     seed_everything(0)
@@ -112,7 +114,7 @@ def run_lstm(name: str, quick: bool) -> dict:
     train = corpus.train[:60_000] if quick else corpus.train
     val = corpus.val[:5_000] if quick else corpus.val
     batch, window, epochs, peak_lr = 64, 64, 1 if quick else 5, 6e-3  # the notebook's recipe (section 9)
-    if ours:
+    if carried:
         loader = StreamLoader(train, batch, window, drop_last=True)
     else:
         loader = random_window_loader(train, batch, window, generator=torch.Generator().manual_seed(0))
@@ -130,7 +132,7 @@ def run_lstm(name: str, quick: bool) -> dict:
     clock.measure(lambda: evaluate_char_lm(model, val))
     clock.paused += clock.seconds()  # the clock starts with training
     fit(
-        StatefulLM(model, carry_state=ours),
+        StatefulLM(model, carry_state=carried),
         loader,
         char_lm_loss,
         optimizer,
@@ -296,7 +298,7 @@ def run_keras(quick: bool) -> dict:
 
 # ----------------------------------------------------------------------------- the table
 def run_row(name: str, quick: bool) -> dict:
-    if name in ("ours", "ours-1thread", "tutorial"):
+    if name in LSTM_ROWS:
         return run_lstm(name, quick)
     if name == "nanogpt":
         return run_nanogpt(quick)
